@@ -14,7 +14,7 @@ use crate::value::{Dict, Kind, Value};
 /// let opts = DecodeOptions { mode: Mode::Lenient, ..DecodeOptions::default() };
 /// let decoded = opts.decode(b"d1:bi1e1:ai2ee")?;
 /// assert_eq!(decoded.value.get("a").and_then(|v| v.as_int()), Some(2));
-/// assert_eq!(decoded.tolerated, [Tolerated::UnsortedKey { offset: 8 }]);
+/// assert_eq!(decoded.tolerated, [Tolerated::UnsortedKey { offset: 7 }]);
 /// # Ok::<(), bitswarm_bencode::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct DecodeOptions {
     /// Strict (the default) or lenient about dictionary key order.
     pub mode: Mode,
     /// How deeply lists and dictionaries may nest; a top-level list is depth 1.
+    /// Values above [`DecodeOptions::HARD_MAX_DEPTH`] count as that: dropping,
+    /// printing and encoding a [`Value`] recurse, so depth must stay bounded.
     pub max_depth: usize,
     /// The longest byte string accepted.
     pub max_bytes_len: usize,
@@ -70,6 +72,8 @@ impl DecodeOptions {
     /// The default nesting limit. Real torrents and KRPC messages nest at most
     /// five or six levels.
     pub const DEFAULT_MAX_DEPTH: usize = 64;
+    /// The deepest nesting any options allow, whatever `max_depth` says.
+    pub const HARD_MAX_DEPTH: usize = 512;
     /// The default longest byte string: 64 MiB, well above the `pieces` string
     /// of a 100 GiB torrent with 256 KiB pieces (8 MB).
     pub const DEFAULT_MAX_BYTES_LEN: usize = 64 << 20;
@@ -226,10 +230,11 @@ impl<'a> Parser<'a, '_> {
                     Value::new(&self.input[start..self.pos], Kind::Bytes(b))
                 }
                 open @ (b'l' | b'd') => {
-                    if stack.len() >= self.opts.max_depth {
+                    let limit = self.opts.max_depth.min(DecodeOptions::HARD_MAX_DEPTH);
+                    if stack.len() >= limit {
                         return Err(Error::DepthLimit {
                             offset: start,
-                            limit: self.opts.max_depth,
+                            limit,
                         });
                     }
                     self.pos += 1;
