@@ -31,7 +31,9 @@
 pub mod content;
 mod error;
 pub mod libtorrent;
+pub mod lt_session;
 pub mod mktorrent;
+pub mod opentracker;
 mod ports;
 pub mod process;
 pub mod transmission;

@@ -1,0 +1,1 @@
+//! libtorrent sessions (seeding, leeching, announcing) on loopback. Work in progress.

@@ -1,0 +1,1 @@
+//! `opentracker` (Debian package `opentracker`). Work in progress.
