@@ -30,7 +30,7 @@ pub enum Kind<'a> {
 /// Strictly decoded dictionaries are sorted, and lookups binary-search them.
 /// A dictionary decoded in lenient mode may be unsorted or repeat a key;
 /// lookups then scan it and **the first entry with a key wins**, as in
-/// libtorrent. [`Value::encode`] keeps that same first entry.
+/// libtorrent. Canonical re-encoding ([`Encode`](crate::Encode)) keeps that same first entry.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Dict<'a> {
     entries: Vec<(&'a [u8], Value<'a>)>,

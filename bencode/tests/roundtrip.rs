@@ -12,8 +12,8 @@ use proptest::prelude::*;
 enum Tree {
     Int(i64),
     Bytes(Vec<u8>),
-    List(Vec<Tree>),
-    Dict(BTreeMap<Vec<u8>, Tree>),
+    List(Vec<Self>),
+    Dict(BTreeMap<Vec<u8>, Self>),
 }
 
 /// A reference encoder written apart from the crate's own.

@@ -1,1 +1,1 @@
-//! Shared helpers for the example binaries.
+//! Runnable binaries built from the bitswarm crates; see `src/bin/`.

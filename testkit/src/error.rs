@@ -5,7 +5,9 @@ use std::io;
 #[non_exhaustive]
 pub enum Error {
     /// The program is not installed; the message names the Debian package.
-    #[error("{program} is not installed (Debian package {package}); run scripts/test-all to install the peers")]
+    #[error(
+        "{program} is not installed (Debian package {package}); run scripts/test-all to install the peers"
+    )]
     NotInstalled {
         /// The program looked for.
         program: String,

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{Output, require, run};
 use crate::Error;
+use crate::process::{Output, require, run};
 
 /// The driver script, written to a temporary file at each call.
 const LT_TOOL: &str = include_str!("../py/lt_tool.py");

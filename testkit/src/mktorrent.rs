@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{Output, require, run};
 use crate::Error;
+use crate::process::{Output, require, run};
 
 /// Makes a v1 torrent of `content` at `out` with pieces of `2^piece_log2`
 /// bytes, one announce URL per tracker, and no creation date (`-d`) so the

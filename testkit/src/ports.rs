@@ -13,7 +13,10 @@ pub fn free_port() -> Result<u16, Error> {
     for _ in 0..64 {
         let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(|e| Error::io("binding a TCP port on 127.0.0.1", e))?;
-        let port = tcp.local_addr().map_err(|e| Error::io("reading a port", e))?.port();
+        let port = tcp
+            .local_addr()
+            .map_err(|e| Error::io("reading a port", e))?
+            .port();
         if UdpSocket::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).is_ok() {
             return Ok(port);
         }

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{Output, require, run};
 use crate::Error;
+use crate::process::{Output, require, run};
 
 /// Makes a torrent with `transmission-create`. It always writes `private`
 /// into the info dictionary and skips empty files (see shared notes on peers).
