@@ -351,3 +351,21 @@ mod tests {
         }
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn json_uses_hex_and_rejects_garbage() {
+        let h = InfoHash::V1(InfoHashV1([0xab; 20]));
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(json, format!("\"{}\"", "ab".repeat(20)));
+        assert_eq!(serde_json::from_str::<InfoHash>(&json).unwrap(), h);
+        assert!(serde_json::from_str::<InfoHash>("\"xyz\"").is_err());
+        let peer = crate::PeerId([1; 20]);
+        let json = serde_json::to_string(&peer).unwrap();
+        assert_eq!(serde_json::from_str::<crate::PeerId>(&json).unwrap(), peer);
+        assert!(serde_json::from_str::<crate::PeerId>("[1,2,3]").is_err());
+    }
+}
