@@ -362,13 +362,7 @@ mod tests {
         for _ in 0..400 {
             let mut tft = TitForTat::default();
             let mut out = Vec::new();
-            tft.rechoke(
-                now,
-                &peers,
-                1,
-                &mut rng,
-                &mut out,
-            );
+            tft.rechoke(now, &peers, 1, &mut rng, &mut out);
             new_wins += u32::from(out == [PeerKey(2)]);
         }
         // Expected 3/4 of 400 = 300.

@@ -31,12 +31,13 @@ impl Partial {
             .map(|(i, _)| i as u32)
     }
 
-    /// Blocks in flight but not yet received, for endgame duplicates.
-    pub(crate) fn busy_blocks(&self, max_in_flight: u8) -> impl Iterator<Item = u32> + '_ {
+    /// Blocks not received and in flight with fewer than `limit` peers
+    /// (open ones included): what endgame may ask for again.
+    pub(crate) fn endgame_blocks(&self, limit: u8) -> impl Iterator<Item = u32> + '_ {
         self.blocks
             .iter()
             .enumerate()
-            .filter(move |(_, s)| **s != OPEN && **s != RECEIVED && **s < max_in_flight)
+            .filter(move |(_, s)| **s != RECEIVED && **s < limit)
             .map(|(i, _)| i as u32)
     }
 

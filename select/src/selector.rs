@@ -912,6 +912,10 @@ impl<R: RngCore> Selector<R> {
 
     fn request_open_blocks(&mut self, now: Instant, key: PeerKey, piece: u32, target: usize) {
         self.pieces.start(piece);
+        if self.pieces.pickable_count() == 0 {
+            // Endgame begins: idle peers may now duplicate requests.
+            self.wake_starved();
+        }
         let open: Vec<u32> = match self.pieces.partial(piece) {
             Some(p) => p.open_blocks().collect(),
             None => return,
@@ -1005,8 +1009,9 @@ impl<R: RngCore> Selector<R> {
         None
     }
 
-    /// A block in flight with other peers (fewer than the duplicate limit)
-    /// and not with this one.
+    /// A block not received, in flight with fewer peers than the duplicate
+    /// limit and not with this one. Open blocks count too: they are the ones
+    /// whose only holders timed out or rejected them, which endgame retries.
     fn endgame_block(&self, key: PeerKey) -> Option<Next> {
         let peer = self.peers.get(&key)?;
         let limit = self.config.endgame_max_duplicates.saturating_add(1);
@@ -1014,7 +1019,7 @@ impl<R: RngCore> Selector<R> {
             .partials()
             .iter()
             .filter(|x| self.pieces.wants(x.piece) && peer.pieces.get(x.piece))
-            .flat_map(|x| x.busy_blocks(limit).map(move |i| (x.piece, i)))
+            .flat_map(|x| x.endgame_blocks(limit).map(move |i| (x.piece, i)))
             .find(|&(piece, i)| {
                 let block = self.pieces.block(piece, i);
                 !peer.in_flight.iter().any(|r| r.block == block)
