@@ -31,6 +31,7 @@
 pub mod content;
 mod error;
 pub mod libtorrent;
+pub mod lt_dht;
 pub mod lt_session;
 pub mod mktorrent;
 pub mod opentracker;

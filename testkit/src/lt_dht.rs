@@ -1,0 +1,1 @@
+//! libtorrent DHT nodes on loopback. Work in progress.
