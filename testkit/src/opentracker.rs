@@ -44,8 +44,10 @@ impl Opentracker {
             .arg(port.to_string())
             .arg("-d")
             .arg(dir.path())
+            // Relative to the folder, so the path holds before and after
+            // opentracker chroots into it.
             .arg("-w")
-            .arg(&list);
+            .arg("whitelist");
         let process = Spawned::start("opentracker", cmd)?;
         wait_until_ready(&process, port)?;
         Ok(Self { process, port, dir })
