@@ -99,7 +99,7 @@ fn libtorrent_announces_to_our_server_and_gets_its_peers() {
     settings.insert("allow_multiple_connections_per_ip".into(), true.into());
     let mut session = LtSession::start(&SessionSpec {
         torrents: vec![TorrentSpec {
-            torrent: Some(torrent.clone()),
+            torrent: Some(torrent),
             trackers: vec![url.clone()],
             ..TorrentSpec::new(&empty)
         }],

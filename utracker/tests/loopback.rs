@@ -29,12 +29,16 @@ async fn server(binds: &[&str], workers: usize, mode: WorkerMode) -> TrackerServ
 }
 
 async fn client() -> TrackerClient {
+    client_with_retries(2).await
+}
+
+async fn client_with_retries(max_retransmissions: u32) -> TrackerClient {
     TrackerClient::bind(TrackerClientConfig {
         bind_v4: Some("127.0.0.1:0".parse().unwrap()),
         bind_v6: Some("[::1]:0".parse().unwrap()),
         core: ClientConfig {
             timeout: Duration::from_millis(300),
-            max_retransmissions: 2,
+            max_retransmissions,
             ..ClientConfig::default()
         },
         ..TrackerClientConfig::default()
@@ -139,7 +143,8 @@ async fn one_server_on_both_families_keeps_their_peers_apart() {
 async fn thousands_of_requests_in_flight_from_one_handle() {
     let server = server(&["127.0.0.1:0"], 2, WorkerMode::ReusePort).await;
     let addr = server.local_addrs()[0];
-    let client = client().await;
+    // 0.3 + 0.6 + 1.2 + 2.4 s of retransmission timeouts at most.
+    let client = client_with_retries(3).await;
     let run = async {
         let mut tasks = Vec::new();
         for i in 0..3000u32 {

@@ -41,6 +41,9 @@ impl Default for TrackerClientConfig {
     }
 }
 
+/// Datagrams read per wake-up of the driver.
+const DRAIN: usize = 256;
+
 type Responder = oneshot::Sender<Result<Reply, Error>>;
 
 enum Command {
@@ -63,11 +66,8 @@ pub struct TrackerClient {
 impl TrackerClient {
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn bind(config: TrackerClientConfig) -> Result<Self, Error> {
-        let v4 = config
-            .bind_v4
-            .map(|a| udp_socket(a, false, None))
-            .transpose()?;
-        let v6 = match config.bind_v6.map(|a| udp_socket(a, false, None)) {
+        let v4 = config.bind_v4.map(udp_socket).transpose()?;
+        let v6 = match config.bind_v6.map(udp_socket) {
             Some(Ok(s)) => Some(s),
             Some(Err(e)) if v4.is_some() => {
                 tracing::debug!(error = %e, "no IPv6 socket; IPv4 only");
@@ -236,8 +236,14 @@ impl Driver {
                     Some(c) => self.command(c),
                     None => open = false,
                 },
-                r = recv(self.v4.as_ref(), &mut buf4) => self.datagram(r, &buf4),
-                r = recv(self.v6.as_ref(), &mut buf6) => self.datagram(r, &buf6),
+                r = recv(self.v4.as_ref(), &mut buf4) => {
+                    self.datagram(r, &buf4);
+                    self.drain(true, &mut buf4);
+                }
+                r = recv(self.v6.as_ref(), &mut buf6) => {
+                    self.datagram(r, &buf6);
+                    self.drain(false, &mut buf6);
+                }
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.core.handle_timeout(now());
                 }
@@ -291,6 +297,24 @@ impl Driver {
             // ICMP errors (port unreachable) surface here on Linux; the
             // retransmission timer covers them.
             Err(e) => tracing::trace!(error = %e, "UDP receive error"),
+        }
+    }
+
+    /// Reads what else is queued on a socket without going back through
+    /// the select, so that a burst of replies does not overflow its buffer.
+    fn drain(&mut self, v4: bool, buf: &mut [u8]) {
+        for _ in 0..DRAIN {
+            let socket = if v4 {
+                self.v4.as_ref()
+            } else {
+                self.v6.as_ref()
+            };
+            let Some(socket) = socket else { return };
+            match socket.try_recv_from(buf) {
+                Ok((n, from)) => self.core.handle_datagram(now(), from, &buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => tracing::trace!(error = %e, "UDP receive error"),
+            }
         }
     }
 

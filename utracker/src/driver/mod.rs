@@ -12,14 +12,25 @@ use crate::error::Error;
 pub use client::{TrackerClient, TrackerClientConfig};
 pub use server::{ServerStats, TrackerServer, TrackerServerConfig, WorkerMode};
 
-/// A non-blocking UDP socket bound to `addr`: IPv6 sockets carry IPv6 only
-/// (IPv4 goes through its own socket, so the families stay apart), and
-/// `reuse_port` lets several workers bind the same port.
-pub(crate) fn udp_socket(
+/// A non-blocking tokio UDP socket bound to `addr` (see [`std_udp_socket`]).
+pub(crate) fn udp_socket(addr: SocketAddr) -> Result<tokio::net::UdpSocket, Error> {
+    // Room for a burst of replies to thousands of requests in flight.
+    let socket = std_udp_socket(addr, false, Some(1 << 20))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("making a UDP socket non-blocking", e))?;
+    tokio::net::UdpSocket::from_std(socket)
+        .map_err(|e| Error::io("registering a UDP socket with tokio", e))
+}
+
+/// A UDP socket bound to `addr`: IPv6 sockets carry IPv6 only (IPv4 goes
+/// through its own socket, so the families stay apart), and `reuse_port`
+/// lets several workers bind the same port.
+pub(crate) fn std_udp_socket(
     addr: SocketAddr,
     reuse_port: bool,
     buffer: Option<usize>,
-) -> Result<tokio::net::UdpSocket, Error> {
+) -> Result<std::net::UdpSocket, Error> {
     let domain = Domain::for_address(addr);
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| Error::io("creating a UDP socket", e))?;
@@ -39,11 +50,7 @@ pub(crate) fn udp_socket(
         let _ = socket.set_send_buffer_size(size);
     }
     socket
-        .set_nonblocking(true)
-        .map_err(|e| Error::io("making a UDP socket non-blocking", e))?;
-    socket
         .bind(&addr.into())
         .map_err(|e| Error::io("binding a UDP socket", e))?;
-    tokio::net::UdpSocket::from_std(socket.into())
-        .map_err(|e| Error::io("registering a UDP socket with tokio", e))
+    Ok(socket.into())
 }

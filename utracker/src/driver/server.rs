@@ -1,16 +1,15 @@
 //! [`TrackerServer`]: the server core on UDP sockets, one task per worker.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::udp_socket;
+use super::std_udp_socket;
 use crate::error::Error;
 use crate::server::{Handled, Handler, Server, ServerConfig};
 use crate::wire::MAX_DATAGRAM;
@@ -112,6 +111,7 @@ pub struct TrackerServer {
     local: Vec<SocketAddr>,
     counters: Vec<Arc<Counters>>,
     stop: watch::Sender<bool>,
+    stopping: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     stats: Arc<dyn Fn() -> Option<crate::server::StoreStats> + Send + Sync>,
 }
@@ -142,34 +142,46 @@ impl TrackerServer {
         let (stop, stopped) = watch::channel(false);
         let workers = config.workers.max(1);
         let reuse = config.mode == WorkerMode::ReusePort && workers > 1;
+        let stopping = Arc::new(AtomicBool::new(false));
         let mut local = Vec::new();
         let mut counters = Vec::new();
         let mut tasks = Vec::new();
         for bind in &config.binds {
-            let first = udp_socket(*bind, reuse, config.socket_buffer)?;
+            let first = std_udp_socket(*bind, reuse, config.socket_buffer)?;
             let addr = first
                 .local_addr()
                 .map_err(|e| Error::io("reading the bound address", e))?;
             local.push(addr);
-            let mut sockets = vec![Arc::new(first)];
+            let mut sockets = Vec::with_capacity(workers);
             for _ in 1..workers {
                 sockets.push(match config.mode {
-                    WorkerMode::ReusePort => {
-                        Arc::new(udp_socket(addr, true, config.socket_buffer)?)
-                    }
-                    WorkerMode::SharedSocket => Arc::clone(&sockets[0]),
+                    WorkerMode::ReusePort => std_udp_socket(addr, true, config.socket_buffer)?,
+                    WorkerMode::SharedSocket => first
+                        .try_clone()
+                        .map_err(|e| Error::io("sharing a UDP socket", e))?,
                 });
             }
+            sockets.push(first);
             for socket in sockets {
+                // A blocking receive with a short timeout, so that the worker
+                // notices a shutdown: blocking calls on a thread of tokio's
+                // blocking pool cost two system calls a request, where an
+                // async socket adds readiness polling and task wake-ups.
+                socket
+                    .set_read_timeout(Some(POLL_STOP))
+                    .map_err(|e| Error::io("setting a receive timeout", e))?;
                 let c = Arc::new(Counters::default());
                 counters.push(Arc::clone(&c));
                 let core = Server::new(&server_config, Arc::clone(&handler), epoch);
-                tasks.push(tokio::spawn(worker(socket, core, c, stopped.clone())));
+                let stopping = Arc::clone(&stopping);
+                tasks.push(tokio::task::spawn_blocking(move || {
+                    worker(&socket, core, &c, &stopping);
+                }));
             }
             tracing::info!(%addr, workers, mode = ?config.mode, "UDP tracker listening");
         }
         let ticker = Arc::clone(&handler);
-        let mut tick_stop = stopped.clone();
+        let mut tick_stop = stopped;
         let every = config.tick_interval.max(Duration::from_millis(10));
         tasks.push(tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
@@ -185,6 +197,7 @@ impl TrackerServer {
             local,
             counters,
             stop,
+            stopping,
             tasks,
             stats: Arc::new(move || stats_handler.stats()),
         })
@@ -217,6 +230,7 @@ impl TrackerServer {
 
     /// Stops the workers and waits until they have.
     pub async fn shutdown(mut self) {
+        self.stopping.store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;
@@ -227,58 +241,43 @@ impl TrackerServer {
 
 impl Drop for TrackerServer {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
     }
 }
 
-/// Datagrams handled per wake-up before checking for shutdown again.
-const BURST: usize = 64;
+/// How often a worker blocked on an idle socket checks for shutdown.
+const POLL_STOP: Duration = Duration::from_millis(50);
 
-async fn worker<H: Handler>(
-    socket: Arc<UdpSocket>,
+fn worker<H: Handler>(
+    socket: &UdpSocket,
     mut core: Server<H>,
-    counters: Arc<Counters>,
-    mut stopped: watch::Receiver<bool>,
+    counters: &Counters,
+    stopping: &AtomicBool,
 ) {
     let mut buf = vec![0; MAX_DATAGRAM];
     let mut out = Vec::with_capacity(2048);
-    loop {
-        tokio::select! {
-            biased;
-            _ = stopped.changed() => break,
-            ready = socket.readable() => {
-                if let Err(e) = ready {
-                    tracing::warn!(error = %e, "UDP socket failed");
-                    break;
-                }
+    while !stopping.load(Ordering::Relaxed) {
+        let (n, from) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
             }
-        }
-        // Drain what is queued without going back through the select.
-        for _ in 0..BURST {
-            let (n, from) = match socket.try_recv_from(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::trace!(error = %e, "UDP receive error");
-                    continue;
-                }
-            };
-            let handled = core.handle_datagram(Instant::now(), from, &buf[..n], &mut out);
-            count(&counters, &handled);
-            if handled.has_reply() {
-                send(&socket, &out, from, &counters).await;
+            Err(e) => {
+                tracing::trace!(error = %e, "UDP receive error");
+                continue;
             }
+        };
+        let handled = core.handle_datagram(Instant::now(), from, &buf[..n], &mut out);
+        count(counters, &handled);
+        if handled.has_reply() && socket.send_to(&out, from).is_err() {
+            counters.send_errors.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-async fn send(socket: &UdpSocket, data: &[u8], to: SocketAddr, counters: &Counters) {
-    let result = match socket.try_send_to(data, to) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(data, to).await,
-        other => other,
-    };
-    if result.is_err() {
-        counters.send_errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -4,7 +4,7 @@
 mod peer_list;
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
@@ -259,9 +259,7 @@ impl MemoryStore {
     }
 
     fn shard(&self, hash: &InfoHashV1) -> MutexGuard<'_, Shard> {
-        let mut h = self.hasher.build_hasher();
-        hash.hash(&mut h);
-        let i = (h.finish() % self.shards.len() as u64) as usize;
+        let i = (self.hasher.hash_one(hash) % self.shards.len() as u64) as usize;
         // A poisoned lock means a panic elsewhere mid-update; the counts may
         // be off by one but the structure is intact, so go on.
         self.shards[i]

@@ -139,6 +139,10 @@ impl<K: Copy + Eq + Hash> PeerList<K> {
     }
 
     /// Up to `want` random live peers other than the one at `skip`.
+    ///
+    /// It walks the list from a random start with a random step coprime to
+    /// the length, so the peers are distinct and spread over the whole
+    /// swarm, in O(`want`) time: no allocation and no rejection sampling.
     pub(crate) fn sample(
         &self,
         rng: &mut impl Rng,
@@ -147,23 +151,40 @@ impl<K: Copy + Eq + Hash> PeerList<K> {
         now: u32,
         mut out: impl FnMut(&K),
     ) {
-        let live = |i: usize| Some(i) != skip && self.entries[i].expires >= now;
         let len = self.entries.len();
         if want == 0 || len == 0 {
             return;
         }
+        let live = |i: usize| Some(i) != skip && self.entries[i].expires >= now;
         if len <= want + 1 {
             (0..len)
                 .filter(|&i| live(i))
                 .for_each(|i| out(&self.entries[i].key));
             return;
         }
-        let picked = rand::seq::index::sample(rng, len, want + 1);
-        picked
-            .into_iter()
-            .filter(|&i| live(i))
-            .take(want)
-            .for_each(|i| out(&self.entries[i].key));
+        let mut step = 1;
+        for _ in 0..8 {
+            let s = rng.gen_range(1..len);
+            if gcd(s, len) == 1 {
+                step = s;
+                break;
+            }
+        }
+        let mut i = rng.gen_range(0..len);
+        let mut found = 0;
+        for _ in 0..len {
+            if live(i) {
+                out(&self.entries[i].key);
+                found += 1;
+                if found == want {
+                    break;
+                }
+            }
+            i += step;
+            if i >= len {
+                i -= len;
+            }
+        }
     }
 
     /// Heap bytes held, for the store's memory estimate.
@@ -174,6 +195,13 @@ impl<K: Copy + Eq + Hash> PeerList<K> {
             .map_or(0, |m| m.capacity() * (size_of::<(K, u32)>() + 1));
         self.entries.capacity() * size_of::<Entry<K>>() + index
     }
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 #[cfg(test)]
