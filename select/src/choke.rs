@@ -51,7 +51,9 @@ impl ChokeCandidate {
 ///
 /// The [`crate::Selector`] calls [`Choker::rechoke`] every
 /// [`crate::SelectConfig::rechoke_interval`] (10 s by default, as in BEP 3's
-/// reference client) with every connected peer, and turns the difference
+/// reference client), and also at once when an unchoked peer disconnects or
+/// loses interest (a slot left empty until the next round is upload lost),
+/// with every connected peer, and turns the difference
 /// between the returned set and the current one into `Choke`/`Unchoke`
 /// actions. Free-riders and peers that never reciprocate are the reason
 /// this exists: a choker decides who is worth our upload.
@@ -191,7 +193,7 @@ fn best_plus_optimistic(
     for i in (1..ranked.len()).rev() {
         ranked.swap(i, rng.gen_range(0..=i));
     }
-    ranked.sort_by(|a, b| rate(b).cmp(&rate(a)));
+    ranked.sort_by_key(|c| core::cmp::Reverse(rate(c)));
     let start = unchoke.len();
     unchoke.extend(ranked.iter().take(slots - 1).map(|c| c.peer));
     if let Some(p) = optimistic.choose(now, candidates, &unchoke[start..], rng) {

@@ -82,6 +82,12 @@ impl RarityIndex {
         if bucket.is_empty() {
             self.nonempty[(key / 64) as usize] &= !(1 << (key % 64));
         }
+        // Pieces drift through many buckets as availability grows (during a
+        // burst of bitfields nearly all of them pass through each level);
+        // give memory back so that idle buckets do not keep their peak.
+        if bucket.capacity() > 64 && bucket.len() < bucket.capacity() / 4 {
+            bucket.shrink_to(bucket.capacity() / 2);
+        }
         self.key[piece as usize] = ABSENT;
         self.len -= 1;
         true

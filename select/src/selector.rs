@@ -358,7 +358,7 @@ impl<R: RngCore> Selector<R> {
 
     /// Forgets a disconnected peer: its pieces no longer count towards
     /// availability and its requests become open for others.
-    pub fn remove_peer(&mut self, _now: Instant, peer: PeerKey) -> Result<(), Error> {
+    pub fn remove_peer(&mut self, now: Instant, peer: PeerKey) -> Result<(), Error> {
         let mut state = self
             .peers
             .remove(&peer)
@@ -371,11 +371,13 @@ impl<R: RngCore> Selector<R> {
                 self.pieces.decrement(p);
             }
         }
-        if !state.we_choking {
-            self.unchoked -= 1;
-        }
         self.starved.remove(&peer);
         self.wake_starved();
+        if !state.we_choking {
+            self.unchoked -= 1;
+            // An upload slot left unused until the next rechoke is upload lost.
+            self.rechoke(now);
+        }
         Ok(())
     }
 
@@ -523,9 +525,14 @@ impl<R: RngCore> Selector<R> {
         Ok(())
     }
 
-    /// The peer is no longer interested in our pieces.
-    pub fn peer_not_interested(&mut self, _now: Instant, peer: PeerKey) -> Result<(), Error> {
-        self.peer_mut(peer)?.interested_in_us = false;
+    /// The peer is no longer interested in our pieces. If it held an
+    /// upload slot, the slot is given to another peer at once.
+    pub fn peer_not_interested(&mut self, now: Instant, peer: PeerKey) -> Result<(), Error> {
+        let state = self.peer_mut(peer)?;
+        state.interested_in_us = false;
+        if !state.we_choking {
+            self.rechoke(now);
+        }
         Ok(())
     }
 

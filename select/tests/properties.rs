@@ -322,7 +322,11 @@ fn op(peers: u64, pieces: u32) -> impl Strategy<Value = Op> {
     ]
 }
 
-fn swarm() -> impl Strategy<Value = (u32, u32, Vec<(Vec<bool>, bool)>, u8, u64)> {
+/// Pieces, piece length, each peer's pieces and fast-extension support,
+/// strategy selector and RNG seed.
+type Swarm = (u32, u32, Vec<(Vec<bool>, bool)>, u8, u64);
+
+fn swarm() -> impl Strategy<Value = Swarm> {
     (1u32..24, 1u32..4, 1u64..6).prop_flat_map(|(pieces, blocks, peers)| {
         let piece_length = blocks * BLOCK_SIZE - if blocks > 1 { 100 } else { 0 };
         (

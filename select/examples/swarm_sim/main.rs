@@ -3,10 +3,14 @@
 //!
 //! ```text
 //! cargo run --release -p bitswarm-select --example swarm_sim -- --leechers 100,500 --runs 3
+//! cargo run --release -p bitswarm-select --example swarm_sim -- --leechers 100,500 --runs 3 --seed-kib 512 --leecher-kib 16,32,64
 //! ```
 
 mod sim;
 
+use std::time::Duration;
+
+use bitswarm_select::SeedMode;
 use clap::Parser;
 use sim::{Sim, SimConfig, SimReport, Strategy};
 
@@ -25,6 +29,18 @@ struct Args {
     /// Share of free-riders in the free-rider rows, in percent of the leechers.
     #[arg(long, default_value_t = 20)]
     free_riders_percent: usize,
+    /// Upload capacity of the seed, KiB/s.
+    #[arg(long, default_value_t = 128)]
+    seed_kib: u64,
+    /// Leecher upload capacities to draw from, KiB/s, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "32,64,128")]
+    leecher_kib: Vec<u64>,
+    /// Connections each peer opens at the start (it accepts others' too).
+    #[arg(long, default_value_t = 25)]
+    connections: usize,
+    /// The initial seed's choker: `rr<seconds>` (round robin) or `fastest`.
+    #[arg(long, default_value = "rr10")]
+    seed_choker: String,
 }
 
 struct Row {
@@ -48,6 +64,12 @@ fn average(reports: &[SimReport]) -> Row {
 
 fn main() {
     let args = Args::parse();
+    let seed_mode = match args.seed_choker.strip_prefix("rr") {
+        Some(secs) => SeedMode::RoundRobin {
+            period: Duration::from_secs(secs.parse().expect("rr<seconds>")),
+        },
+        None => SeedMode::FastestUpload,
+    };
     println!(
         "| leechers | free-riders | strategy | choker | mean completion (s) | last completion (s) | free-rider mean (s) | seed uploaded (copies) | unfinished |"
     );
@@ -74,6 +96,10 @@ fn main() {
                     cfg.free_riders = free_riders;
                     cfg.strategy = strategy;
                     cfg.tit_for_tat = tft;
+                    cfg.seed_mode = seed_mode;
+                    cfg.connections = args.connections;
+                    cfg.seed_upload = args.seed_kib * 1024;
+                    cfg.leecher_uploads = args.leecher_kib.iter().map(|k| k * 1024).collect();
                     Sim::new(cfg).run()
                 })
                 .collect();

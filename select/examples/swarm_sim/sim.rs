@@ -11,7 +11,9 @@
 //!
 //! Peers that complete leave the swarm (the worst case for piece
 //! diversity); the initial seed stays. A peer whose connections drop below
-//! half the target asks the "tracker" (the simulator) for new ones.
+//! half the target asks the "tracker" (the simulator) for new ones, and
+//! every peer re-announces every 5 minutes, asking for more peers when none
+//! of its neighbours has a piece it wants.
 
 #![allow(dead_code)] // Shared by the example binary and the integration test.
 
@@ -69,6 +71,8 @@ pub(crate) struct SimConfig {
     pub(crate) strategy: Strategy,
     /// Tit-for-tat while leeching; otherwise round-robin unchoking.
     pub(crate) tit_for_tat: bool,
+    /// How the initial seed chooses whom to upload to.
+    pub(crate) seed_mode: SeedMode,
     /// Upload slots of every peer.
     pub(crate) upload_slots: usize,
     pub(crate) rng_seed: u64,
@@ -87,10 +91,13 @@ impl SimConfig {
             seed_upload: 128 * 1024,
             leecher_uploads: vec![32 * 1024, 64 * 1024, 128 * 1024],
             latency_ms: (10, 60),
-            connections: 10,
+            connections: 25,
             strategy: Strategy::RarestFirst,
             tit_for_tat: true,
             upload_slots: 4,
+            seed_mode: SeedMode::RoundRobin {
+                period: Duration::from_secs(10),
+            },
             rng_seed,
             time_limit: Duration::from_secs(6 * 3600),
         }
@@ -148,10 +155,26 @@ enum Msg {
 
 #[derive(Debug)]
 enum Event {
-    Deliver { to: usize, from: usize, msg: Msg },
-    UploadDone { node: usize },
-    Timer { node: usize },
+    Deliver {
+        to: usize,
+        from: usize,
+        msg: Msg,
+    },
+    UploadDone {
+        node: usize,
+    },
+    Timer {
+        node: usize,
+    },
+    /// The peer asks the tracker for more peers when it has too few or
+    /// none with pieces it wants.
+    Announce {
+        node: usize,
+    },
 }
+
+/// How often a leecher re-announces (real clients: every 5 to 30 minutes).
+const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(300);
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Key(Duration, u64);
@@ -183,6 +206,8 @@ pub(crate) struct Sim {
     now: Duration,
     base: Instant,
     rng: StdRng,
+    /// Nodes still in the swarm, for the tracker to hand out.
+    live: Vec<usize>,
     uploaded_by_seed: u64,
     processed: u64,
 }
@@ -220,6 +245,7 @@ impl Sim {
                 })));
             }
             let is_seed = i == 0;
+            sel.set_seed_choker(Box::new(SeedChoker::new(cfg.seed_mode)));
             if is_seed {
                 sel.set_have(&Bitfield::full(cfg.pieces))
                     .expect("length matches");
@@ -258,6 +284,7 @@ impl Sim {
             now: Duration::ZERO,
             base: Instant::now(),
             rng,
+            live: (0..total).collect(),
             uploaded_by_seed: 0,
             processed: 0,
         };
@@ -266,6 +293,8 @@ impl Sim {
         }
         for i in 0..total {
             sim.after_input(i);
+            let first = Duration::from_millis(sim.rng.gen_range(0..300_000));
+            sim.schedule(first, Event::Announce { node: i });
         }
         sim
     }
@@ -296,22 +325,33 @@ impl Sim {
 
     /// Connects `node` to up to `want` random live peers it is not yet connected to.
     fn find_neighbours(&mut self, node: usize, want: usize) {
-        let total = self.nodes.len();
         let mut tries = 0;
         let mut added = 0;
-        while added < want && tries < want * 8 {
+        while added < want && tries < want * 8 && !self.live.is_empty() {
             tries += 1;
-            let other = self.rng.gen_range(0..total);
-            if other == node
-                || !self.nodes[other].alive
-                || self.nodes[node].neighbours.contains(&other)
-                || (self.nodes[other].done_at.is_some() && !self.nodes[other].is_seed)
-            {
+            let other = self.live[self.rng.gen_range(0..self.live.len())];
+            if other == node || self.nodes[node].neighbours.contains(&other) {
                 continue;
             }
             self.connect(node, other);
             added += 1;
         }
+    }
+
+    fn announce(&mut self, node: usize) {
+        let n = &self.nodes[node];
+        let wants_something = n
+            .neighbours
+            .iter()
+            .any(|&j| n.sel.is_interested_in(PeerKey(j as u64)));
+        let have = n.neighbours.len();
+        if !wants_something {
+            self.find_neighbours(node, self.cfg.connections / 2);
+        } else if have < self.cfg.connections {
+            self.find_neighbours(node, self.cfg.connections - have);
+        }
+        let next = self.now + ANNOUNCE_INTERVAL;
+        self.schedule(next, Event::Announce { node });
     }
 
     fn connect(&mut self, a: usize, b: usize) {
@@ -361,6 +401,13 @@ impl Sim {
                     self.upload_done(node);
                     node
                 }
+                Event::Announce { node } => {
+                    if !self.nodes[node].alive || self.nodes[node].is_seed {
+                        continue;
+                    }
+                    self.announce(node);
+                    node
+                }
                 Event::Timer { node } => {
                     if !self.nodes[node].alive || self.nodes[node].timer_at != Some(at) {
                         continue;
@@ -403,6 +450,7 @@ impl Sim {
 
     fn leave(&mut self, node: usize) {
         self.nodes[node].alive = false;
+        self.live.retain(|&n| n != node);
         let now = self.instant();
         let neighbours: Vec<usize> = self.nodes[node].neighbours.iter().copied().collect();
         for other in neighbours {
