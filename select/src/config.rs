@@ -34,6 +34,11 @@ pub struct SelectConfig {
     pub rate_window: Duration,
     /// How our pieces are revealed.
     pub reveal: RevealMode,
+    /// Whether a `have` goes also to peers that already have the piece.
+    /// They need no data, but the message tells them our progress (some
+    /// clients use it for their own availability statistics). Default true,
+    /// as libtorrent's `send_redundant_have`.
+    pub redundant_haves: bool,
     /// Suggested pieces kept per peer (BEP 6); older ones drop out. Default 16.
     pub max_suggested: usize,
     /// Allowed-fast pieces kept per peer (BEP 6). Default 32.
@@ -54,6 +59,7 @@ impl Default for SelectConfig {
             endgame_max_duplicates: 2,
             rate_window: Duration::from_secs(20),
             reveal: RevealMode::Full,
+            redundant_haves: true,
             max_suggested: 16,
             max_allowed_fast: 32,
         }

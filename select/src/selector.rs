@@ -635,7 +635,7 @@ impl<R: RngCore> Selector<R> {
                 let r = state.in_flight.remove(pos);
                 self.timeouts.remove(&(r.deadline, key, block));
                 self.actions.push_back(Action::Cancel { peer: key, block });
-                self.dirty.push_back(key);
+                enqueue(&mut self.dirty, key, state);
             }
         }
     }
@@ -652,8 +652,11 @@ impl<R: RngCore> Selector<R> {
         self.check_piece(None, piece.0)?;
         if passed {
             if self.on_piece_passed(piece.0) {
-                for &key in self.peers.keys() {
-                    self.actions.push_back(Action::Have { peer: key, piece });
+                let redundant = self.config.redundant_haves;
+                for (&key, state) in &self.peers {
+                    if redundant || !state.pieces.get(piece.0) {
+                        self.actions.push_back(Action::Have { peer: key, piece });
+                    }
                 }
             }
             if self.is_complete() {
@@ -755,7 +758,7 @@ impl<R: RngCore> Selector<R> {
                 if let Some(index) = self.pieces.block_index(&r.block) {
                     self.pieces.mark_unrequested(block.piece.0, index);
                 }
-                self.dirty.push_back(key);
+                enqueue(&mut self.dirty, key, state);
             }
         }
         if expired {
@@ -844,10 +847,7 @@ impl<R: RngCore> Selector<R> {
 
     fn mark_dirty(&mut self, key: PeerKey) {
         if let Some(p) = self.peers.get_mut(&key) {
-            if !p.queued {
-                p.queued = true;
-                self.dirty.push_back(key);
-            }
+            enqueue(&mut self.dirty, key, p);
         }
     }
 
@@ -1115,6 +1115,15 @@ enum Next {
     Open(u32),
     /// Request this block again, from one more peer.
     Endgame(u32, u32),
+}
+
+/// Queues a peer for a top-up once: the queue never holds a peer twice,
+/// so it is bounded by the number of peers.
+fn enqueue(dirty: &mut VecDeque<PeerKey>, key: PeerKey, peer: &mut Peer) {
+    if !peer.queued {
+        peer.queued = true;
+        dirty.push_back(key);
+    }
 }
 
 fn push_bounded(list: &mut Vec<u32>, piece: u32, limit: usize) {
