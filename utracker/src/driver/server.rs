@@ -187,7 +187,12 @@ impl TrackerServer {
             let mut interval = tokio::time::interval(every);
             loop {
                 tokio::select! {
-                    _ = interval.tick() => ticker.tick(Instant::now()),
+                    _ = interval.tick() => {
+                        ticker.tick(Instant::now());
+                        if let Some(s) = ticker.stats() {
+                            tracing::debug!(swarms = s.swarms, peers = s.peers, heap_bytes = s.heap_bytes, "store upkeep done");
+                        }
+                    }
                     _ = tick_stop.changed() => break,
                 }
             }
