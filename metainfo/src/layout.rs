@@ -249,3 +249,146 @@ impl Iterator for PieceSpans<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bitswarm_bencode::{DictBuilder, Encode, ListBuilder, dict, list};
+    use proptest::prelude::*;
+
+    use crate::Metainfo;
+
+    /// A v1 (optionally hybrid-padded) multi-file torrent with these lengths.
+    fn v1_torrent(lengths: &[u64], piece_length: u64, pads: bool) -> Metainfo {
+        let mut files = ListBuilder::new();
+        let mut total = 0;
+        for (i, &len) in lengths.iter().enumerate() {
+            let name = format!("f{i}");
+            files.push(dict! { "length" => len, "path" => list![name.as_str()] });
+            total += len;
+            let tail = len % piece_length;
+            if pads && tail != 0 {
+                let pad = piece_length - tail;
+                let size = pad.to_string();
+                files.push(dict! { "attr" => "p", "length" => pad, "path" => list![".pad", size.as_str()] });
+                total += pad;
+            }
+        }
+        let pieces = total.div_ceil(piece_length) as usize;
+        let bytes = dict! {
+            "info" => dict! {
+                "name" => "t",
+                "piece length" => piece_length,
+                "pieces" => vec![0u8; 20 * pieces],
+                "files" => files,
+            },
+        }
+        .to_bencode();
+        Metainfo::from_bytes(&bytes).unwrap()
+    }
+
+    /// A v2-only torrent with these lengths (layers are not checked for
+    /// files of one piece, so only those are generated).
+    fn v2_torrent(lengths: &[u64], piece_length: u64) -> Metainfo {
+        let mut tree = DictBuilder::new();
+        for (i, &len) in lengths.iter().enumerate() {
+            let mut leaf = DictBuilder::new();
+            leaf.insert("length", len);
+            if len > 0 {
+                leaf.insert("pieces root", &[i as u8 + 1; 32][..]);
+            }
+            tree.insert(format!("f{i:03}"), dict! { "" => leaf });
+        }
+        let bytes = dict! {
+            "info" => dict! {
+                "name" => "t",
+                "piece length" => piece_length,
+                "meta version" => 2,
+                "file tree" => tree,
+            },
+        }
+        .to_bencode();
+        Metainfo::from_bytes(&bytes).unwrap()
+    }
+
+    /// Every byte of every file belongs to exactly one piece span, in order.
+    fn check_cover(m: &Metainfo) -> Result<(), TestCaseError> {
+        let layout = m.layout();
+        let mut next_byte: Vec<u64> = vec![0; layout.files().len()];
+        let mut empty_seen = vec![false; layout.files().len()];
+        for p in 0..layout.num_pieces() {
+            let spans: Vec<_> = layout.piece_spans(p).unwrap().collect();
+            let size: u64 = spans.iter().map(|s| s.length).sum();
+            prop_assert_eq!(Some(size), layout.piece_size(p));
+            prop_assert!(size > 0 && size <= layout.piece_length());
+            for s in spans {
+                let f = &layout.files()[s.file];
+                if f.length() == 0 {
+                    prop_assert!(!empty_seen[s.file], "empty file listed twice");
+                    empty_seen[s.file] = true;
+                    continue;
+                }
+                prop_assert_eq!(s.file_offset, next_byte[s.file], "spans in order, no gap");
+                next_byte[s.file] += s.length;
+                let pieces = layout.pieces_of_file(s.file).unwrap();
+                prop_assert!(pieces.contains(&p));
+            }
+        }
+        for (i, f) in layout.files().iter().enumerate() {
+            prop_assert_eq!(next_byte[i], f.length(), "file {} covered", i);
+        }
+        prop_assert!(layout.piece_spans(layout.num_pieces()).is_none());
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn v1_spans_cover_every_byte_once(
+            lengths in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..100_000], 1..12),
+            log2 in 14u32..18,
+        ) {
+            prop_assume!(lengths.iter().sum::<u64>() > 0);
+            check_cover(&v1_torrent(&lengths, 1 << log2, false))?;
+        }
+
+        #[test]
+        fn padded_spans_cover_every_byte_once(
+            lengths in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..100_000], 1..12),
+            log2 in 14u32..18,
+        ) {
+            prop_assume!(lengths.iter().sum::<u64>() > 0);
+            let m = v1_torrent(&lengths, 1 << log2, true);
+            check_cover(&m)?;
+            // Every real non-empty file starts on a piece boundary.
+            for f in m.files().iter().filter(|f| !f.is_pad() && f.length() > 0) {
+                prop_assert_eq!(f.offset() % (1 << log2), 0);
+            }
+        }
+
+        #[test]
+        fn v2_pieces_belong_to_one_file(
+            lengths in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..16_384], 1..12),
+        ) {
+            prop_assume!(lengths.iter().sum::<u64>() > 0);
+            let m = v2_torrent(&lengths, 16_384);
+            check_cover(&m)?;
+            let non_empty = lengths.iter().filter(|&&l| l > 0).count();
+            prop_assert_eq!(m.num_pieces() as usize, non_empty);
+            for p in 0..m.num_pieces() {
+                let v2 = m.v2_piece(p).unwrap();
+                let f = &m.files()[v2.file];
+                prop_assert_eq!(Some(f.length()), m.layout().piece_size(p));
+                prop_assert_eq!(v2.hash, f.pieces_root().copied());
+                prop_assert_eq!(v2.leaves, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn empty_file_at_the_end_belongs_to_the_last_piece() {
+        let m = v1_torrent(&[20_000, 0], 16_384, false);
+        let last: Vec<_> = m.layout().piece_spans(1).unwrap().collect();
+        assert_eq!(last.len(), 2);
+        assert_eq!((last[1].file, last[1].length), (1, 0));
+        assert_eq!(m.layout().pieces_of_file(1), Some(1..1));
+    }
+}

@@ -302,7 +302,9 @@ fn parse_info(r: &mut Reader<'_>, info: &Value<'_>) -> Result<ParsedInfo, Error>
                     limit: r.limits.max_pieces,
                 });
             }
-            Some((r.span(v), offset, count))
+            // The hashes themselves, without the `<length>:` prefix.
+            let start = r.slice_offset(p);
+            Some((start..start + p.len(), offset, count))
         }
         None if has_v2 => None,
         None => {
