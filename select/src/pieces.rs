@@ -322,6 +322,12 @@ impl Pieces {
         }
     }
 
+    /// Whether any block of the piece is in flight with some peer.
+    pub(crate) fn has_in_flight(&self, piece: u32) -> bool {
+        self.partial(piece)
+            .is_some_and(|p| p.blocks.iter().any(|&s| s != OPEN && s != RECEIVED))
+    }
+
     pub(crate) fn in_flight_count(&self, piece: u32, index: u32) -> u8 {
         self.partial(piece)
             .map_or(0, |p| match p.blocks[index as usize] {

@@ -471,11 +471,9 @@ impl<R: RngCore> Selector<R> {
         if wants {
             state.wanted += 1;
         }
-        let became_seed = state.pieces.is_full();
         if !state.seed {
             self.pieces.increment(piece.0);
         }
-        let _ = became_seed;
         if wants {
             self.update_interest(peer);
             self.mark_dirty(peer);
@@ -663,9 +661,12 @@ impl<R: RngCore> Selector<R> {
                 self.cancel_everything();
             }
         } else {
+            let in_flight = self.pieces.has_in_flight(piece.0);
             self.pieces.mark_failed(piece.0);
             // Requests still in flight for it would fill a piece we reset.
-            self.cancel_piece(piece.0);
+            if in_flight {
+                self.cancel_piece(piece.0);
+            }
             self.wake_starved();
         }
         Ok(())
@@ -674,10 +675,16 @@ impl<R: RngCore> Selector<R> {
     /// Records a piece as had; returns whether it is new.
     fn on_piece_passed(&mut self, piece: u32) -> bool {
         let was_wanted = self.pieces.wants(piece);
+        // Normally every block has arrived and endgame copies were cancelled
+        // on arrival; requests remain only when the caller marks a piece
+        // had early (resume data, another source).
+        let in_flight = self.pieces.has_in_flight(piece);
         if !self.pieces.mark_have(piece) {
             return false;
         }
-        self.cancel_piece(piece);
+        if in_flight {
+            self.cancel_piece(piece);
+        }
         if was_wanted {
             let keys: Vec<PeerKey> = self
                 .peers
