@@ -100,5 +100,5 @@ pub use peer::PeerKey;
 pub use priority::Priority;
 pub use rate::RateMeter;
 pub use reveal::{RevealMode, Revelation};
-pub use selector::{SelectStats, Selector};
+pub use selector::{MAX_PIECES, SelectStats, Selector};
 pub use strategy::{PickContext, PieceStrategy, RandomPieces, RarestFirst, Sequential};

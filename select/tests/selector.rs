@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use bitswarm_core::{BLOCK_SIZE, Bitfield, BlockRef, PieceIndex};
 use bitswarm_select::{
-    Action, BlockOutcome, Error, PeerKey, PeerOptions, PieceLayout, Priority, RevealMode,
-    Revelation, SelectConfig, Selector, Sequential,
+    Action, BlockOutcome, Error, MAX_PIECES, PeerKey, PeerOptions, PieceLayout, Priority,
+    RevealMode, Revelation, SelectConfig, Selector, Sequential,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -135,6 +135,11 @@ fn limits_are_enforced() {
     bad.min_pipeline = 0;
     let layout = PieceLayout::new(100, 10).unwrap();
     assert!(Selector::new(bad, layout, StdRng::seed_from_u64(0)).is_err());
+    let huge = PieceLayout::new((u64::from(MAX_PIECES) + 1) * 16, 16).unwrap();
+    assert!(matches!(
+        Selector::new(SelectConfig::default(), huge, StdRng::seed_from_u64(0)),
+        Err(Error::InvalidConfig { .. })
+    ));
 }
 
 #[test]

@@ -20,6 +20,10 @@ use crate::reveal::{RevealMode, Revelation};
 use crate::strategy::{PieceStrategy, RarestFirst};
 use crate::{Action, BlockOutcome, Error};
 
+/// The most pieces a [`Selector`] accepts (libtorrent's default
+/// `max_pieces` is 2^21; 16 KiB pieces of a 256 GiB torrent make 2^24).
+pub const MAX_PIECES: u32 = 1 << 24;
+
 /// Every decision a swarm member takes about one torrent: which pieces to
 /// ask which peer for, how many requests to keep in flight, when a request
 /// has failed, what to reveal about our own pieces, and whom to unchoke.
@@ -75,6 +79,13 @@ impl<R: RngCore> Selector<R> {
     /// fastest upload while seeding.
     pub fn new(config: SelectConfig, layout: PieceLayout, rng: R) -> Result<Self, Error> {
         config.validate()?;
+        if layout.piece_count() > MAX_PIECES {
+            // Per-piece state is ~22 bytes plus each peer's bitfield; a
+            // layout past this bound is a hostile or broken torrent.
+            return Err(Error::InvalidConfig {
+                what: "more than 2^24 pieces",
+            });
+        }
         let stride = u32::try_from(config.max_peers.saturating_add(1))
             .unwrap_or(u32::MAX)
             .min(u32::from(u16::MAX));
