@@ -86,9 +86,7 @@ impl Magnet {
             match key {
                 "xt" => m.exact_topic(&value)?,
                 "dn" => {
-                    if m.display_name.is_none() {
-                        m.display_name = Some(value);
-                    }
+                    m.display_name.get_or_insert(value);
                 }
                 "ws" => push_unique(&mut m.web_seeds, value),
                 "x.pe" => {
@@ -103,14 +101,8 @@ impl Magnet {
                             .map_err(|_| invalid(format!("xl={value:?} is not a length")))?,
                     );
                 }
-                _ if key == "tr"
-                    || key
-                        .strip_prefix("tr.")
-                        .is_some_and(|n| n.parse::<u32>().is_ok()) =>
-                {
-                    if !value.is_empty() {
-                        push_unique(&mut m.trackers, value);
-                    }
+                _ if is_tracker_key(key) && !value.is_empty() => {
+                    push_unique(&mut m.trackers, value);
                 }
                 _ => {}
             }
@@ -245,6 +237,14 @@ impl fmt::Display for Magnet {
         }
         Ok(())
     }
+}
+
+/// `tr`, or `tr.1`, `tr.2`... as some clients number them.
+fn is_tracker_key(key: &str) -> bool {
+    key == "tr"
+        || key
+            .strip_prefix("tr.")
+            .is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
 fn push_unique(list: &mut Vec<String>, value: String) {

@@ -155,7 +155,7 @@ fn info_hash_is_over_the_raw_bytes() {
     assert_eq!(m.version(), Version::V2);
     assert_eq!(
         m.info_hash_v2().unwrap().0,
-        <[u8; 32]>::from(Sha256::digest(&m.info_bytes()))
+        <[u8; 32]>::from(Sha256::digest(m.info_bytes()))
     );
     assert_eq!(m.wire_info_hash(), m.info_hash_v2().unwrap().truncated());
 }
