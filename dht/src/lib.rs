@@ -19,11 +19,17 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod bep44;
 mod error;
 mod id;
 mod krpc;
+mod node;
+mod routing;
+mod sim;
+mod storage;
 
 // The public interface is:
+pub use bep44::{Item, MAX_SALT_LEN, MutableParts, immutable_target, mutable_target, signed_bytes};
 pub use error::{DecodeError, Error};
 pub use id::{Distance, NodeId, bep42_exempt, bep42_id, bep42_random_id, bep42_valid};
 pub use krpc::{
@@ -31,3 +37,9 @@ pub use krpc::{
     MAX_VALUES, Message, PutItem, Query, Response, Want, compact_addr, parse_compact_addr,
     query_transaction_id,
 };
+pub use node::{Config, Event, LookupStats, Node, QueryId, Stats, Transmit};
+pub use routing::{
+    BAD_AFTER_FAILURES, Contact, GOOD_FOR, InsertOutcome, NodeEntry, NodeState, REFRESH_AFTER,
+    RoutingTable,
+};
+pub use sim::{Sim, SimConfig, SimCounters};
