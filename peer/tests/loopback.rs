@@ -110,7 +110,8 @@ async fn two_peers_move_every_block() {
         } => assert_eq!(peer, key),
         other => panic!("{other:?}"),
     }
-    let (reason, _) = seeding.await.unwrap();
+    let ((reason, served), _) = seeding.await.unwrap();
+    assert_eq!(served, data.len() as u64);
     assert!(matches!(reason, DisconnectReason::Closed), "{reason:?}");
 }
 

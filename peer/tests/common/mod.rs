@@ -189,15 +189,16 @@ pub async fn download_all(
     (content, ext)
 }
 
-/// Serves every request from `data` until the peer disconnects or
-/// `stop_when` says so; blocks are `Bytes` slices of `data`, not copies.
+/// Serves every request from `data` until the peer disconnects, and returns
+/// why and how many block bytes were queued for it; blocks are `Bytes` slices of `data`, not copies.
 pub async fn serve(
     handle: &PeerManagerHandle,
     events: &mut PeerEvents,
     data: Bytes,
     layout: &TorrentLayout,
     limit: Duration,
-) -> DisconnectReason {
+) -> (DisconnectReason, u64) {
+    let mut served = 0u64;
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let event = tokio::time::timeout_at(deadline, events.next_event())
@@ -227,9 +228,11 @@ pub async fn serve(
                     offset: r.offset,
                     data: data.slice(start..start + r.length as usize),
                 };
-                let _ = handle.send(peer, Message::Piece(block)).await;
+                if handle.send(peer, Message::Piece(block)).await.is_ok() {
+                    served += u64::from(r.length);
+                }
             }
-            PeerEvent::Disconnected { reason, .. } => return reason,
+            PeerEvent::Disconnected { reason, .. } => return (reason, served),
             _ => {}
         }
     }
