@@ -33,6 +33,13 @@ impl Opentracker {
         let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
         let list = dir.path().join("whitelist");
         write_whitelist(&list, whitelist)?;
+        // Run as root, opentracker drops to user `nobody`, who must still be
+        // able to read the list (a reload reads it again).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::io("opening the whitelist folder to opentracker", e))?;
+        }
         let port = free_port()?;
         let mut cmd = Command::new(program);
         cmd.current_dir(dir.path())

@@ -25,6 +25,8 @@ cargo build --quiet --release -p bitswarm-examples --bin tracker-server --bin tr
 BIN="${CARGO_TARGET_DIR:-target}/release"
 
 dir=$(mktemp -d)
+# opentracker drops to user nobody when run as root: it must be able to read.
+chmod 755 "$dir"
 pids=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null || true; done
