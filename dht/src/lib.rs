@@ -20,6 +20,8 @@
 #![forbid(unsafe_code)]
 
 mod bep44;
+#[cfg(feature = "tokio")]
+mod driver;
 mod error;
 mod id;
 mod krpc;
@@ -30,6 +32,8 @@ mod storage;
 
 // The public interface is:
 pub use bep44::{Item, MAX_SALT_LEN, MutableParts, immutable_target, mutable_target, signed_bytes};
+#[cfg(feature = "tokio")]
+pub use driver::{Dht, DhtConfig, PeerStream};
 pub use error::{DecodeError, Error};
 pub use id::{Distance, NodeId, bep42_exempt, bep42_id, bep42_random_id, bep42_valid};
 pub use krpc::{

@@ -37,8 +37,9 @@ pub struct Config {
     /// Addresses to bootstrap from. Empty by default: we contact nobody we
     /// were not given.
     pub bootstrap: Vec<SocketAddr>,
-    /// Seed of the node's random numbers (ids, tokens, transaction ids).
-    pub seed: u64,
+    /// Seed of the node's random numbers (ids, tokens, transaction ids);
+    /// `None` seeds from the operating system. Tests give one to be repeatable.
+    pub seed: Option<u64>,
     /// Our client version, sent as `v`.
     pub version: Option<[u8; 4]>,
     /// Whether we have an IPv4 socket (asks for `nodes`).
@@ -76,7 +77,7 @@ impl Default for Config {
             read_only: false,
             enforce_node_id: true,
             bootstrap: Vec::new(),
-            seed: 0,
+            seed: None,
             version: Some(*b"BS01"),
             ipv4: true,
             ipv6: false,
@@ -170,6 +171,10 @@ pub enum Event {
 /// Counters of a node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Our node id.
+    pub id: NodeId,
+    /// Our external address, once known (BEP 42).
+    pub external_ip: Option<IpAddr>,
     /// Nodes in the IPv4 routing table.
     pub nodes_v4: usize,
     /// Nodes in the IPv6 routing table.
@@ -329,7 +334,10 @@ pub struct Node {
 impl Node {
     /// A node that starts at `now`. It sends nothing until given a command.
     pub fn new(config: Config, now: Instant) -> Self {
-        let mut rng = StdRng::seed_from_u64(config.seed);
+        let mut rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
         let id = config.id.unwrap_or_else(|| NodeId::random(&mut rng));
         let tokens = Tokens::new(&mut rng);
         Self {
@@ -384,6 +392,8 @@ impl Node {
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {
+            id: self.id,
+            external_ip: self.external_ip,
             nodes_v4: self.table4.len(),
             nodes_v6: self.table6.len(),
             torrents: self.peers.len(),

@@ -96,7 +96,7 @@ impl Sim {
             let addr = SocketAddr::new(IpAddr::V4(ip), 6881);
             let mut cfg = config.node.clone();
             cfg.id = Some(bep42_random_id(addr.ip(), &mut rng));
-            cfg.seed = rng.r#gen();
+            cfg.seed = Some(rng.r#gen());
             if i > 0 {
                 // Each node knows a few that joined before it.
                 cfg.bootstrap = (0..2).map(|_| addrs[rng.gen_range(0..i)]).collect();
