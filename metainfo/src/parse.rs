@@ -337,7 +337,7 @@ fn parse_info(r: &mut Reader<'_>, info: &Value<'_>) -> Result<ParsedInfo, Error>
 
     let (files, root_folder) = match (v1, v2) {
         (Some((v1_files, v1_single)), Some(v2_files)) => {
-            let files = merge_hybrid(v1_files, v2_files, v1_single, &name, piece_length)?;
+            let files = merge_hybrid(v1_files, v2_files, v1_single, &name, piece_length, r.limits)?;
             (files, (!v1_single).then(|| name.clone()))
         }
         (Some((files, single)), None) => {
@@ -665,12 +665,9 @@ fn merge_hybrid(
     v1_single: bool,
     name: &str,
     piece_length: u64,
+    limits: &Limits,
 ) -> Result<Vec<FileEntry>, Error> {
-    let limits = Limits {
-        max_total_length: u64::MAX,
-        ..Limits::default()
-    };
-    let mut files = place_v1(v1, &limits)?;
+    let mut files = place_v1(v1, limits)?;
     let real = files.iter().filter(|f| !f.is_pad()).count();
     if real != v2.len() {
         return Err(Error::HybridMismatch {

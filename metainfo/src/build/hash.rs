@@ -1,10 +1,10 @@
 //! Hashing a new torrent's content on all cores.
 //!
 //! The content is cut into jobs of whole pieces, about [`JOB_BYTES`] each.
-//! Worker threads take jobs in stream order from a shared counter, read each
-//! job's bytes with large sequential reads into a buffer they reuse, and
-//! hash them: every byte is read once and hashed while it is hot in cache,
-//! SHA-1 and SHA-256 in the same pass for a hybrid torrent.
+//! Worker threads take jobs in stream order from a shared counter and read
+//! each job sequentially, [`READ_BYTES`] at a time, into a buffer they
+//! reuse; every part is hashed as soon as it is read, while it is still in
+//! the core's cache, SHA-1 and SHA-256 in the same pass for a hybrid.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -20,6 +20,11 @@ use crate::merkle::{self, MERKLE_BLOCK_SIZE, Node};
 /// The bytes a job covers when pieces are small: large enough for
 /// efficient reads, small enough to keep both cores busy to the end.
 const JOB_BYTES: u64 = 4 << 20;
+
+/// Bytes read at a time: small enough that the hashes find them in the
+/// core's own cache, large enough that system calls cost nothing. A
+/// multiple of 16 KiB, so that reads never split a merkle block.
+const READ_BYTES: usize = 256 << 10;
 
 /// Zeros fed to SHA-1 for the pad bytes after a file in a hybrid torrent.
 static ZEROS: [u8; MERKLE_BLOCK_SIZE] = [0; MERKLE_BLOCK_SIZE];
@@ -222,8 +227,7 @@ impl Shared<'_> {
     }
 
     fn work_inner(&self) -> Result<Vec<(usize, JobOutput)>, Error> {
-        let job_len = (JOB_BYTES / self.piece_length).max(1) * self.piece_length;
-        let mut buf = vec![0u8; usize::try_from(job_len).unwrap_or(usize::MAX)];
+        let mut buf = vec![0u8; READ_BYTES];
         let mut open: Option<OpenFile> = None;
         let mut done = Vec::new();
         loop {
@@ -237,12 +241,7 @@ impl Shared<'_> {
             let Some(&job) = self.jobs.get(j) else {
                 return Ok(done);
             };
-            let out = match self.scheme {
-                Scheme::V1 => self.v1_job(job, &mut buf, &mut open)?,
-                Scheme::Aligned { v1, v2, pad } => {
-                    self.aligned_job(job, &mut buf, &mut open, v1, v2, pad)?
-                }
-            };
+            let out = self.run_job(job, &mut buf, &mut open)?;
             done.push((j, out));
         }
     }
@@ -291,96 +290,107 @@ impl Shared<'_> {
         Ok(())
     }
 
-    /// v1 pieces across files: reads the job's stream range file by file.
-    fn v1_job(
+    /// Reads `buf.len()` bytes of the v1 stream (all files end to end) from `at`.
+    fn read_stream(
         &self,
-        job: Job,
-        buf: &mut [u8],
         open: &mut Option<OpenFile>,
-    ) -> Result<JobOutput, Error> {
-        let start = job.first * self.piece_length;
-        let end = (start + job.count * self.piece_length).min(self.total);
-        let len = (end - start) as usize;
-        let mut at = start;
-        let mut i = self
-            .starts
-            .partition_point(|&s| s <= start)
-            .saturating_sub(1);
-        while at < end {
+        at: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Error> {
+        let end = at + buf.len() as u64;
+        let mut pos = at;
+        let mut i = self.starts.partition_point(|&s| s <= at).saturating_sub(1);
+        while pos < end {
             let f_start = self.starts[i];
             let f_end = f_start + self.files[i].length;
-            if f_end <= at {
-                i += 1;
-                continue;
+            if f_end > pos {
+                let take = f_end.min(end) - pos;
+                let dst = (pos - at) as usize;
+                self.read(open, i, pos - f_start, &mut buf[dst..dst + take as usize])?;
+                pos += take;
             }
-            let take = f_end.min(end) - at;
-            let dst = (at - start) as usize;
-            self.read(open, i, at - f_start, &mut buf[dst..dst + take as usize])?;
-            at += take;
             i += 1;
         }
-        let data = &buf[..len];
-        let v1 = data
-            .chunks(self.piece_length as usize)
-            .map(|piece| Sha1::digest(piece).into())
-            .collect();
-        self.report(len as u64);
-        Ok(JobOutput { v1, v2: Vec::new() })
+        Ok(())
     }
 
-    /// Pieces of one file, each starting on a piece boundary.
-    fn aligned_job(
+    /// Hashes one job, reading it [`READ_BYTES`] at a time and feeding each
+    /// part to the piece hashes while it is in the core's cache.
+    fn run_job(
         &self,
         job: Job,
         buf: &mut [u8],
         open: &mut Option<OpenFile>,
-        v1: bool,
-        v2: bool,
-        pad: bool,
     ) -> Result<JobOutput, Error> {
-        let file_len = self.files[job.file].length;
-        let start = job.first * self.piece_length;
-        let end = (start + job.count * self.piece_length).min(file_len);
-        let len = (end - start) as usize;
-        self.read(open, job.file, start, &mut buf[..len])?;
-        let pl = self.piece_length as usize;
-        let per_piece = pl / MERKLE_BLOCK_SIZE;
+        let pl = self.piece_length;
+        let (v1, v2, pad, limit) = match self.scheme {
+            Scheme::V1 => (true, false, false, self.total),
+            Scheme::Aligned { v1, v2, pad } => (v1, v2, pad, self.files[job.file].length),
+        };
+        let start = job.first * pl;
+        let end = (start + job.count * pl).min(limit);
+        // A file of one piece is its own tree; a piece of a larger file is a
+        // subtree of `per_piece` leaves (BEP 52).
+        let per_piece = (pl / MERKLE_BLOCK_SIZE as u64) as usize;
+        let single_piece_file = limit <= pl;
+
         let mut out = JobOutput::default();
-        let mut leaves = Vec::with_capacity(per_piece);
-        for piece in buf[..len].chunks(pl) {
-            let mut sha1 = v1.then(Sha1::new);
-            leaves.clear();
-            for block in piece.chunks(MERKLE_BLOCK_SIZE) {
+        let mut sha1 = v1.then(Sha1::new);
+        let mut leaves: Vec<Node> = Vec::with_capacity(if v2 { per_piece } else { 0 });
+        let mut piece_start = start;
+        let mut piece_end = (start + pl).min(end);
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(buf.len() as u64) as usize;
+            let chunk = &mut buf[..n];
+            match self.scheme {
+                Scheme::V1 => self.read_stream(open, at, chunk)?,
+                Scheme::Aligned { .. } => self.read(open, job.file, at, chunk)?,
+            }
+            // Parts start on 16 KiB boundaries of the file: reads and pieces
+            // are multiples of 16 KiB from the job's start.
+            let mut data: &[u8] = chunk;
+            while !data.is_empty() {
+                let take = ((piece_end - at) as usize).min(data.len());
+                let (part, rest) = data.split_at(take);
                 if let Some(h) = sha1.as_mut() {
-                    h.update(block);
+                    h.update(part);
                 }
                 if v2 {
-                    leaves.push(merkle::leaf(block));
+                    leaves.extend(part.chunks(MERKLE_BLOCK_SIZE).map(merkle::leaf));
                 }
-            }
-            if let Some(mut h) = sha1 {
-                if pad {
-                    let mut missing = pl - piece.len();
-                    while missing > 0 {
-                        let n = missing.min(ZEROS.len());
-                        h.update(&ZEROS[..n]);
-                        missing -= n;
+                at += take as u64;
+                data = rest;
+                if at < piece_end {
+                    continue;
+                }
+                if let Some(mut h) = sha1.take() {
+                    if pad {
+                        // The pad file after this file is zeros (BEP 47).
+                        let mut missing = (pl - (piece_end - piece_start)) as usize;
+                        while missing > 0 {
+                            let z = missing.min(ZEROS.len());
+                            h.update(&ZEROS[..z]);
+                            missing -= z;
+                        }
                     }
+                    out.v1.push(h.finalize().into());
+                    sha1 = Some(Sha1::new());
                 }
-                out.v1.push(h.finalize().into());
-            }
-            if v2 {
-                // A file of one piece is its own tree; a piece of a larger
-                // file is a subtree of `per_piece` leaves.
-                let width = if file_len <= self.piece_length {
-                    leaves.len().next_power_of_two()
-                } else {
-                    per_piece
-                };
-                out.v2.push(merkle::root_of(&leaves, 0, width));
+                if v2 {
+                    let width = if single_piece_file {
+                        leaves.len().next_power_of_two()
+                    } else {
+                        per_piece
+                    };
+                    out.v2.push(merkle::root_of(&leaves, 0, width));
+                    leaves.clear();
+                }
+                piece_start = piece_end;
+                piece_end = (piece_start + pl).min(end);
             }
         }
-        self.report(len as u64);
+        self.report(end - start);
         Ok(out)
     }
 }
