@@ -200,10 +200,27 @@ impl std::fmt::Debug for PeerManagerHandle {
 }
 
 impl PeerManagerHandle {
-    /// Takes over a connection whose handshake is done.
+    /// Takes over a connection whose handshake is done. Call it within the
+    /// tokio runtime the manager runs on.
     pub fn add<T>(&self, transport: T, info: PeerInfo) -> Result<PeerKey, Error>
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        self.add_guarded(transport, info, ())
+    }
+
+    /// Like [`add`](Self::add), and keeps `guard` alive as long as the
+    /// connection: pass the handshake's connection-limit permit here so the
+    /// slot frees when the peer goes.
+    pub fn add_guarded<T, G>(
+        &self,
+        transport: T,
+        info: PeerInfo,
+        guard: G,
+    ) -> Result<PeerKey, Error>
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+        G: Send + 'static,
     {
         if self.shared.cancel.is_cancelled() {
             return Err(Error::Shutdown);
@@ -239,7 +256,7 @@ impl PeerManagerHandle {
                 self.shared.config.idle_timeout,
             )),
         };
-        tokio::spawn(conn.run(transport, rx, tx, cancel));
+        tokio::spawn(conn.run(transport, rx, tx, cancel, Box::new(guard)));
         Ok(key)
     }
 
@@ -319,6 +336,7 @@ impl Connection {
         rx: mpsc::Receiver<Message>,
         keep_alive: mpsc::Sender<Message>,
         cancel: CancellationToken,
+        guard: Box<dyn std::any::Any + Send>,
     ) where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -330,6 +348,7 @@ impl Connection {
             r = self.timer_loop(keep_alive) => r,
         };
         lock(&self.shared.peers).remove(&self.key);
+        drop(guard);
         if self.shared.cancel.is_cancelled() {
             return;
         }

@@ -48,13 +48,15 @@ async fn two_peers_move_every_block() {
 
     let (seeder, mut seed_events) = PeerManager::start(PeerManagerConfig::default());
     let codec = PeerCodec::for_torrent(layout.pieces());
+    // The connection-limit permit lives as long as the peer.
     let seed_key = seeder
-        .add(
+        .add_guarded(
             to_leech.transport,
             PeerInfo {
                 addr: to_leech.info.addr,
                 codec,
             },
+            to_leech.permit,
         )
         .unwrap();
     seeder
