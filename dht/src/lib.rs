@@ -1,21 +1,65 @@
 //! The Mainline DHT (BEP 5, 32, 42, 43, 44, 51): a sans-IO core and a tokio driver.
 //!
-//! Work in progress: the KRPC codec and BEP 42 node ids.
+//! The core, [`Node`], is a state machine with no sockets, no clock and no
+//! tasks: it takes datagrams and the time, and returns datagrams to send, the
+//! next instant it wants to be woken at, and events. The tokio driver,
+//! [`Dht`] (feature `tokio`, on by default), runs a node on UDP sockets
+//! behind a cloneable handle. [`Sim`] runs thousands of nodes in one process
+//! on virtual time, with latency and packet loss.
+//!
+//! ```text
+//!   datagrams ──handle_datagram(now, from, bytes)──►┌──────────┐──poll_transmit()──► datagrams
+//!   the clock ──handle_timeout(now)────────────────►│   Node   │──poll_timeout()───► next wake-up
+//!   commands ──get_peers(now, hash) -> QueryId─────►└──────────┘──poll_event()─────► peers, items, done
+//! ```
+//!
+//! What it does:
+//!
+//! - KRPC ([`Message`]): every query of BEP 5, 44 and 51, responses, errors
+//!   201–204, `ro` (BEP 43), `ip` (BEP 42), `nodes6` and `want` (BEP 32);
+//!   bounded, typed decoding ([`DecodeError`]).
+//! - A k-bucket [`RoutingTable`] per address family, with BEP 5's
+//!   good/questionable/bad rules, a replacement cache and bucket refresh.
+//! - BEP 42: our id follows the external address a majority of repliers
+//!   report; nodes whose ids do not match their public address stay out of
+//!   the table (local addresses are exempt, as the BEP says).
+//! - Iterative lookups (alpha = 3, k = 8, timeouts and a retry):
+//!   `find_node`, `get_peers`, announce, BEP 44 `get`/`put`, BEP 51 samples.
+//! - Serving: peer and item stores with bounds and expiry, rotating tokens,
+//!   rate limits per source, read-only mode.
+//!
+//! Two nodes, wired by hand:
 //!
 //! ```
-//! use bitswarm_dht::{Body, Message, NodeId, Query};
+//! use std::time::Instant;
+//! use bitswarm_dht::{Config, Event, Node, NodeId};
 //!
-//! let ping = Message {
-//!     transaction_id: b"aa".to_vec(),
-//!     version: None,
-//!     ip: None,
-//!     read_only: false,
-//!     body: Body::Query(Query::Ping { id: NodeId(*b"abcdefghij0123456789") }),
-//! };
-//! let bytes = ping.to_bytes();
-//! assert_eq!(bytes, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe");
-//! assert_eq!(Message::decode(&bytes)?, ping);
-//! # Ok::<(), bitswarm_dht::DecodeError>(())
+//! let now = Instant::now();
+//! let a_addr = "127.0.0.1:6881".parse()?;
+//! let b_addr = "127.0.0.1:6882".parse()?;
+//! let mut a = Node::new(Config { seed: Some(1), ..Config::default() }, now);
+//! let mut b = Node::new(Config { seed: Some(2), bootstrap: vec![a_addr], ..Config::default() }, now);
+//!
+//! // b announces itself as a peer of a torrent; a stores it.
+//! b.bootstrap(now);
+//! let hash = NodeId([0xab; 20]);
+//! let mut announce = None;
+//! for _ in 0..10 {
+//!     while let Some(t) = b.poll_transmit() {
+//!         a.handle_datagram(now, b_addr, &t.payload);
+//!     }
+//!     while let Some(t) = a.poll_transmit() {
+//!         b.handle_datagram(now, a_addr, &t.payload);
+//!     }
+//!     while let Some(e) = b.poll_event() {
+//!         if let Event::Done { .. } = e {
+//!             announce.get_or_insert_with(|| b.announce(now, hash, Some(51413)));
+//!         }
+//!     }
+//! }
+//! // a now stores b as a peer of the torrent.
+//! assert_eq!(a.stats().torrents, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 

@@ -1389,3 +1389,280 @@ impl Node {
         Ok(count)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::bep42_id;
+
+    fn node(now: Instant) -> Node {
+        Node::new(
+            Config {
+                id: Some(NodeId([0x42; 20])),
+                seed: Some(5),
+                ..Config::default()
+            },
+            now,
+        )
+    }
+
+    fn query(q: Query, t: &[u8]) -> Vec<u8> {
+        Message {
+            transaction_id: t.to_vec(),
+            version: None,
+            ip: None,
+            read_only: false,
+            body: Body::Query(q),
+        }
+        .to_bytes()
+    }
+
+    fn reply(n: &mut Node) -> Message {
+        let t = n.poll_transmit().expect("a reply");
+        Message::decode(&t.payload).unwrap()
+    }
+
+    #[test]
+    fn unknown_method_gets_204_and_bad_query_203() {
+        let now = Instant::now();
+        let mut n = node(now);
+        let from = SocketAddr::from(([127, 0, 0, 1], 9));
+        n.handle_datagram(
+            now,
+            from,
+            b"d1:ad2:id20:abcdefghij0123456789e1:q3:foo1:t2:xy1:y1:qe",
+        );
+        let r = reply(&mut n);
+        assert_eq!(r.transaction_id, b"xy");
+        assert!(matches!(r.body, Body::Error { code: 204, .. }), "{r:?}");
+        n.handle_datagram(now, from, b"d1:ad2:id2:abe1:q4:ping1:t2:zz1:y1:qe");
+        let r = reply(&mut n);
+        assert!(matches!(r.body, Body::Error { code: 203, .. }), "{r:?}");
+        // Not a query: no reply at all.
+        n.handle_datagram(now, from, b"garbage");
+        assert!(n.poll_transmit().is_none());
+        assert_eq!(n.stats().malformed, 3);
+    }
+
+    #[test]
+    fn announce_needs_a_valid_token() {
+        let now = Instant::now();
+        let mut n = node(now);
+        let from = SocketAddr::from(([127, 0, 0, 1], 9));
+        let id = NodeId([1; 20]);
+        let hash = NodeId([9; 20]);
+        let bad = query(
+            Query::AnnouncePeer {
+                id,
+                info_hash: hash,
+                port: 5,
+                implied_port: false,
+                token: b"nope".to_vec(),
+            },
+            b"a",
+        );
+        n.handle_datagram(now, from, &bad);
+        assert!(matches!(reply(&mut n).body, Body::Error { code: 203, .. }));
+        n.handle_datagram(
+            now,
+            from,
+            &query(
+                Query::GetPeers {
+                    id,
+                    info_hash: hash,
+                    want: Want::default(),
+                },
+                b"b",
+            ),
+        );
+        let Body::Response(r) = reply(&mut n).body else {
+            panic!()
+        };
+        let token = r.token.unwrap();
+        let good = query(
+            Query::AnnouncePeer {
+                id,
+                info_hash: hash,
+                port: 5,
+                implied_port: true,
+                token,
+            },
+            b"c",
+        );
+        n.handle_datagram(now, from, &good);
+        assert!(matches!(reply(&mut n).body, Body::Response(_)));
+        n.handle_datagram(
+            now,
+            from,
+            &query(
+                Query::GetPeers {
+                    id,
+                    info_hash: hash,
+                    want: Want::default(),
+                },
+                b"d",
+            ),
+        );
+        let Body::Response(r) = reply(&mut n).body else {
+            panic!()
+        };
+        assert_eq!(r.values, vec![from], "implied_port takes the source port");
+    }
+
+    #[test]
+    fn bep42_keeps_non_conforming_public_ids_out() {
+        let now = Instant::now();
+        let mut n = node(now);
+        let public = SocketAddr::from(([124, 31, 75, 21], 6881));
+        n.handle_datagram(
+            now,
+            public,
+            &query(
+                Query::Ping {
+                    id: NodeId([1; 20]),
+                },
+                b"a",
+            ),
+        );
+        assert!(
+            matches!(reply(&mut n).body, Body::Response(_)),
+            "still answered"
+        );
+        assert_eq!(n.table_v4().len(), 0);
+        assert_eq!(n.stats().bad_ids, 1);
+        let good = bep42_id(public.ip(), 1, [3; 17]);
+        n.handle_datagram(now, public, &query(Query::Ping { id: good }, b"b"));
+        assert_eq!(n.table_v4().len(), 1);
+        // Loopback is exempt: any id enters.
+        let local = SocketAddr::from(([127, 0, 0, 1], 7));
+        n.handle_datagram(
+            now,
+            local,
+            &query(
+                Query::Ping {
+                    id: NodeId([2; 20]),
+                },
+                b"c",
+            ),
+        );
+        assert_eq!(n.table_v4().len(), 2);
+    }
+
+    #[test]
+    fn rate_limit_drops_floods_from_one_source() {
+        let now = Instant::now();
+        let mut n = node(now);
+        let from = SocketAddr::from(([8, 8, 8, 8], 1));
+        for i in 0..500u32 {
+            n.handle_datagram(
+                now,
+                from,
+                &query(
+                    Query::Ping {
+                        id: NodeId([1; 20]),
+                    },
+                    &i.to_be_bytes(),
+                ),
+            );
+        }
+        let mut replies = 0;
+        while n.poll_transmit().is_some() {
+            replies += 1;
+        }
+        assert_eq!(replies, Config::default().rate_burst as usize);
+        assert_eq!(n.stats().rate_limited, 500 - replies as u64);
+    }
+
+    #[test]
+    fn external_address_by_majority_gives_a_bep42_id() {
+        let now = Instant::now();
+        let mut n = Node::new(
+            Config {
+                seed: Some(1),
+                ..Config::default()
+            },
+            now,
+        );
+        let me: IpAddr = "84.124.73.14".parse().unwrap();
+        for i in 0..3u8 {
+            let peer = SocketAddr::from(([127, 0, 0, 1], 100 + u16::from(i)));
+            n.add_node(now, peer);
+            let t = n.poll_transmit().unwrap();
+            let q = Message::decode(&t.payload).unwrap();
+            let r = Message {
+                transaction_id: q.transaction_id,
+                version: None,
+                ip: Some(SocketAddr::new(me, 6881)),
+                read_only: false,
+                body: Body::Response(Response::new(NodeId([i + 1; 20]))),
+            };
+            n.handle_datagram(now, peer, &r.to_bytes());
+        }
+        assert_eq!(n.external_ip(), Some(me));
+        assert!(bep42_valid(&n.id(), me));
+        assert_eq!(n.table_v4().len(), 3, "the table survives the id change");
+        assert!(matches!(
+            n.poll_event(),
+            Some(Event::ExternalAddress {
+                new_id: Some(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn lookup_retries_then_fails_over_and_finishes() {
+        let now = Instant::now();
+        let mut n = node(now);
+        let peer = SocketAddr::from(([127, 0, 0, 1], 5));
+        n.handle_datagram(
+            now,
+            peer,
+            &query(
+                Query::Ping {
+                    id: NodeId([1; 20]),
+                },
+                b"a",
+            ),
+        );
+        n.poll_transmit();
+        let q = n.find_node(now, NodeId([3; 20]));
+        assert!(n.poll_transmit().is_some());
+        let t1 = n.poll_timeout().unwrap();
+        n.handle_timeout(t1);
+        assert!(n.poll_transmit().is_some(), "one retry");
+        let t2 = n.poll_timeout().unwrap();
+        n.handle_timeout(t2);
+        let done = std::iter::from_fn(|| n.poll_event()).find(|e| matches!(e, Event::Done { .. }));
+        let Some(Event::Done { query, stats }) = done else {
+            panic!("no Done")
+        };
+        assert_eq!(query, q);
+        assert_eq!(stats.messages, 2);
+        assert_eq!(stats.responses, 0);
+    }
+
+    #[test]
+    fn saved_table_round_trips() {
+        let now = Instant::now();
+        let mut a = node(now);
+        for i in 1..20u8 {
+            let from = SocketAddr::from(([127, 0, 0, 1], u16::from(i)));
+            a.handle_datagram(
+                now,
+                from,
+                &query(
+                    Query::Ping {
+                        id: NodeId([i; 20]),
+                    },
+                    b"a",
+                ),
+            );
+        }
+        let saved = a.export_table();
+        let mut b = node(now);
+        let taken = b.import_table(now, &saved).unwrap();
+        assert_eq!(taken, a.table_v4().len());
+        assert!(b.import_table(now, b"garbage").is_err());
+    }
+}
