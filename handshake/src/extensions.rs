@@ -97,10 +97,14 @@ mod tests {
 
     #[test]
     fn libtorrent_reserved_bytes_decode_to_named_bits() {
-        // libtorrent 2.0 sends DHT off, extension protocol, fast and v2 upgrade.
-        let lt = Extensions([0, 0, 0, 0, 0, 0x10, 0, 0x14]);
-        assert_eq!(lt.names(), ["fast", "extension_protocol", "v2_upgrade"]);
-        assert!(!lt.supports(Extensions::DHT));
+        // What libtorrent 2.0.8 sends for a v1 torrent, DHT off or not
+        // (measured with examples/peer-probe).
+        let lt = Extensions([0, 0, 0, 0, 0, 0x10, 0, 0x05]);
+        assert_eq!(lt.names(), ["dht", "fast", "extension_protocol"]);
+        assert!(!lt.supports(Extensions::V2_UPGRADE));
         assert_eq!(lt.common(Extensions::BITSWARM), Extensions::BITSWARM);
+        let v2 = lt | Extensions::V2_UPGRADE;
+        assert_eq!(v2.to_bytes()[7], 0x15);
+        assert_eq!(v2.names().last(), Some(&"v2_upgrade"));
     }
 }
