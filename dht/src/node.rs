@@ -243,7 +243,9 @@ enum Phase {
 struct Lookup {
     kind: LookupKind,
     target: NodeId,
-    candidates: BTreeMap<Distance, Candidate>,
+    /// Keyed by distance and family (BEP 32: a node reachable over both is
+    /// asked over both).
+    candidates: BTreeMap<(Distance, bool), Candidate>,
     /// Bootstrap addresses of unknown id, queried once each.
     in_flight: usize,
     phase: Phase,
@@ -480,7 +482,7 @@ impl Node {
         seeds.extend(self.table6.closest(now, &target, k * 2));
         for node in seeds {
             lookup.candidates.insert(
-                node.id.distance(&target),
+                (node.id.distance(&target), node.addr.is_ipv6()),
                 Candidate {
                     node,
                     state: CandState::Fresh,
@@ -670,6 +672,8 @@ impl Node {
     /// the search when none is left.
     fn step_lookup(&mut self, now: Instant, query: QueryId) {
         let (k, alpha) = (self.config.k, self.config.alpha);
+        // The k closest of each family we use.
+        let k = k * (usize::from(self.config.ipv4) + usize::from(self.config.ipv6)).max(1);
         loop {
             let Some(l) = self.lookups.get_mut(&query) else {
                 return;
@@ -740,13 +744,19 @@ impl Node {
             .candidates
             .values()
             .filter(|c| c.state == CandState::Responded)
-            .take(k)
             .collect();
-        l.stats.closest = responded.iter().map(|c| c.node).collect();
+        l.stats.closest = responded.iter().take(k).map(|c| c.node).collect();
         l.stats.hops = responded.first().map_or(0, |c| c.hop);
-        let targets: Vec<(CompactNode, Vec<u8>)> = responded
-            .iter()
-            .filter_map(|c| c.token.clone().map(|t| (c.node, t)))
+        // Stores go to the k closest of each family that gave a token.
+        let targets: Vec<(CompactNode, Vec<u8>)> = [false, true]
+            .into_iter()
+            .flat_map(|v6| {
+                responded
+                    .iter()
+                    .filter(move |c| c.node.addr.is_ipv6() == v6 && c.token.is_some())
+                    .take(k)
+                    .filter_map(|c| c.token.clone().map(|t| (c.node, t)))
+            })
             .collect();
         let store = match &l.kind {
             LookupKind::GetPeers {
@@ -1083,12 +1093,13 @@ impl Node {
         reply: Result<Response, i64>,
     ) {
         let enforce = self.config.enforce_node_id;
+        let (use_v4, use_v6) = (self.config.ipv4, self.config.ipv6);
         let own = self.id;
         let Some(l) = self.lookups.get_mut(&query) else {
             return;
         };
         l.in_flight = l.in_flight.saturating_sub(1);
-        let key = node.map(|id| id.distance(&l.target));
+        let key = node.map(|id| (id.distance(&l.target), from.is_ipv6()));
         let parent_hop = key.and_then(|d| l.candidates.get(&d)).map_or(0, |c| c.hop);
         let Ok(r) = reply else {
             if let Some(c) = key.and_then(|d| l.candidates.get_mut(&d)) {
@@ -1104,7 +1115,7 @@ impl Node {
             }
             None => {
                 // A bootstrap node of unknown id: now we know it.
-                let d = r.id.distance(&l.target);
+                let d = (r.id.distance(&l.target), from.is_ipv6());
                 l.candidates.entry(d).or_insert(Candidate {
                     node: CompactNode {
                         id: r.id,
@@ -1118,10 +1129,15 @@ impl Node {
             }
         }
         for n in r.nodes.iter().chain(&r.nodes6) {
-            if n.id == own || n.addr.port() == 0 || (enforce && !bep42_valid(&n.id, n.addr.ip())) {
+            let usable = if n.addr.is_ipv6() { use_v6 } else { use_v4 };
+            if !usable
+                || n.id == own
+                || n.addr.port() == 0
+                || (enforce && !bep42_valid(&n.id, n.addr.ip()))
+            {
                 continue;
             }
-            let d = n.id.distance(&l.target);
+            let d = (n.id.distance(&l.target), n.addr.is_ipv6());
             if l.candidates.len() >= MAX_CANDIDATES {
                 match l.candidates.last_key_value() {
                     Some((far, _)) if *far > d => {

@@ -135,3 +135,55 @@ async fn read_only_node_is_never_added() {
         "BEP 43: ro=1 keeps it out"
     );
 }
+
+/// BEP 32: dual-stack nodes on 127.0.0.1 and ::1 fill both tables, learn of
+/// each other through `nodes6`, and announce over both families.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dual_stack_nodes_use_both_families() {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let mut nodes: Vec<Dht> = Vec::new();
+        for i in 0..8 {
+            let mut bootstrap = Vec::new();
+            if let Some(first) = nodes.first() {
+                bootstrap.push(first.local_addr_v4().unwrap());
+                bootstrap.push(first.local_addr_v6().unwrap());
+            }
+            let dht = Dht::bind(DhtConfig {
+                bind_v4: Some("127.0.0.1:0".parse().unwrap()),
+                bind_v6: Some("[::1]:0".parse().unwrap()),
+                node: Config {
+                    bootstrap,
+                    seed: Some(500 + i),
+                    query_timeout: Duration::from_millis(500),
+                    ..Config::default()
+                },
+            })
+            .await
+            .unwrap();
+            dht.bootstrap().await.unwrap();
+            nodes.push(dht);
+        }
+        for dht in &nodes {
+            dht.bootstrap().await.unwrap();
+        }
+        let last = nodes.last().unwrap();
+        let s = last.stats().await.unwrap();
+        // Only node 0 was given to it over IPv6: the rest came in `nodes6`.
+        assert!(s.nodes_v6 >= 4, "IPv6 table has {}", s.nodes_v6);
+        assert!(s.nodes_v4 >= 4, "IPv4 table has {}", s.nodes_v4);
+        let hash = NodeId([0x66; 20]);
+        let stored = nodes[1].announce(hash, Some(40_000)).await.unwrap();
+        assert!(stored.stored >= 2);
+        let peers: Vec<_> = last.get_peers(hash).collect().await;
+        assert!(
+            peers.iter().any(|p| p.is_ipv6() && p.port() == 40_000),
+            "{peers:?}"
+        );
+        assert!(
+            peers.iter().any(|p| p.is_ipv4() && p.port() == 40_000),
+            "{peers:?}"
+        );
+    })
+    .await
+    .expect("dual-stack test took over 20 s");
+}
