@@ -11,6 +11,10 @@
 //!   connection limits), and yields each completed [`Connection`] (transport
 //!   and [`HandshakeInfo`]) on a `Stream`. The transport is boxed
 //!   `AsyncRead + AsyncWrite` so encryption or uTP can slot in.
+//! - The exchange itself is a sans-IO typestate ([`Initiator`],
+//!   [`AwaitingReply`]; [`AwaitingPrefix`], [`PrefixReceived`],
+//!   [`AwaitingPeerId`]) that takes bytes and never more than it needs; the
+//!   manager only moves bytes and keeps the clock.
 //! - [`peer_id`] makes our BEP 20 peer id; [`bitswarm_core::PeerId::client`]
 //!   names well-known clients.
 //!
@@ -41,6 +45,7 @@ mod extensions;
 mod filter;
 mod manager;
 mod message;
+mod state;
 
 /// A fresh peer id with bitswarm's BEP 20 prefix (`-BW0100-` for 0.1.0) and
 /// 12 random bytes.
@@ -60,3 +65,4 @@ pub use manager::{
 pub use message::{
     HANDSHAKE_LEN, Handshake, HandshakeCodec, HandshakePrefix, PREFIX_LEN, PROTOCOL,
 };
+pub use state::{AwaitingPeerId, AwaitingPrefix, AwaitingReply, Initiator, PrefixReceived, Step};

@@ -14,9 +14,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::exchange::{initiate, read_prefix, read_rest, send};
+use crate::exchange::{drive, initiate, send};
 use crate::filter::{Direction, Filter, FilterDecision};
-use crate::message::HANDSHAKE_LEN;
+use crate::state::AwaitingPrefix;
 use crate::{Error, Extensions, Handshake};
 
 /// A byte stream a handshake can run over: TCP today, an encrypted stream or
@@ -428,8 +428,8 @@ impl Inner {
         addr: SocketAddr,
     ) -> Result<Connection, Error> {
         self.check(addr, |f| f.on_addr(addr, Direction::Incoming))?;
-        let mut buf = [0u8; HANDSHAKE_LEN];
-        let prefix = read_prefix(&mut transport, &mut buf, addr).await?;
+        let received = drive(&mut transport, AwaitingPrefix::new(), addr).await?;
+        let prefix = received.prefix();
         let info_hash = self
             .torrents
             .read()
@@ -442,8 +442,9 @@ impl Inner {
         self.check(addr, |f| f.on_info_hash(addr, &info_hash))?;
         let permit = self.take_permit(addr, prefix.info_hash)?;
         // BEP 3: the responder answers once it has seen the info-hash.
-        send(&mut transport, &self.ours(prefix.info_hash), addr).await?;
-        let remote = read_rest(&mut transport, &mut buf, addr).await?;
+        let (ours, state) = received.accept(self.config.extensions, self.config.peer_id);
+        send(&mut transport, &ours, addr).await?;
+        let remote = drive(&mut transport, state, addr).await?;
         self.check_peer_id(addr, &remote)?;
         Ok(Connection {
             transport,
