@@ -1,6 +1,6 @@
 //! Our node joins a DHT of ten libtorrent nodes on loopback (no public
 //! router is ever contacted): each side finds a peer the other announced,
-//! and each side gets a BEP 44 item the other put.
+//! and each side gets the BEP 44 items (immutable and mutable) the other put.
 #![cfg(feature = "tokio")]
 
 use std::time::{Duration, Instant};
@@ -11,6 +11,17 @@ use futures::StreamExt;
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The 64-byte expanded ed25519 secret libtorrent signs with: SHA-512 of
+/// the seed, its first half clamped as RFC 8032 says.
+fn expanded_secret(seed: &[u8; 32]) -> [u8; 64] {
+    use sha2::Digest;
+    let mut h: [u8; 64] = sha2::Sha512::digest(seed).into();
+    h[0] &= 248;
+    h[31] &= 63;
+    h[31] |= 64;
+    h
 }
 
 /// Retries `attempt` until it returns true or `limit` passes.
@@ -140,6 +151,46 @@ fn our_node_in_a_libtorrent_dht() {
         || {
             let got = rt.block_on(dht.get_immutable(target)).unwrap();
             got.is_some_and(|i| i.value == value)
+        },
+    );
+    // 5. We put a mutable item (salted); libtorrent gets it, signature checked.
+    let ours_m = Item::sign_mutable(&[0x31; 32], b"bs", 3, b"9:from ours".to_vec()).unwrap();
+    let key = ours_m.mutable.as_ref().unwrap().key;
+    assert!(rt.block_on(dht.put(ours_m.clone())).unwrap().stored >= 1);
+    retry(
+        Duration::from_secs(10),
+        "libtorrent getting our mutable item",
+        || {
+            let id = lt.get_mutable(7, &key, b"bs").unwrap();
+            let reply = lt
+                .wait_for(Duration::from_secs(8), |e| {
+                    e["event"] == "mutable" && e["id"] == id
+                })
+                .unwrap();
+            reply["value"] == hex(&ours_m.value) && reply["seq"] == 3
+        },
+    );
+
+    // 6. libtorrent puts a mutable item; we get it and verify its signature.
+    let seed = [0x47u8; 32];
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    let id = lt
+        .put_mutable(4, &expanded_secret(&seed), &public, b"from libtorrent", b"")
+        .unwrap();
+    let reply = lt
+        .wait_for(Duration::from_secs(15), |e| {
+            e["event"] == "put_mutable" && e["id"] == id
+        })
+        .unwrap();
+    assert!(reply["num_success"].as_i64().unwrap_or(0) >= 1, "{reply}");
+    retry(
+        Duration::from_secs(10),
+        "our node getting libtorrent's mutable item",
+        || {
+            let got = rt.block_on(dht.get_mutable(public, b"")).unwrap();
+            got.is_some_and(|i| i.value == b"15:from libtorrent" && i.verify().is_ok())
         },
     );
     rt.block_on(dht.shutdown());

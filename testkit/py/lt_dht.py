@@ -24,6 +24,9 @@ Commands are JSON lines appended to COMMANDS_FILE, each with an "id":
         torrent: the 2.0.8 binding cannot call session.dht_announce)
   {"cmd": "get_immutable", "node": i, "target": HEX}
   {"cmd": "put_immutable", "node": i, "value": HEX of the bencoded value}
+  {"cmd": "get_mutable", "node": i, "key": HEX, "salt": HEX}
+  {"cmd": "put_mutable", "node": i, "private_key": HEX (64 bytes, expanded),
+        "public_key": HEX, "data": HEX (stored as a byte string), "salt": HEX}
 
 Standard output gets one JSON object per line, flushed at once:
   {"event": "listening", "node": i, "port": P}
@@ -32,6 +35,9 @@ Standard output gets one JSON object per line, flushed at once:
   {"event": "immutable", "id": ID, "node": i, "target": T, "value": HEX or null,
    "text": the alert's message}
   {"event": "put", "id": ID, "node": i, "target": T, "num_success": N}
+  {"event": "mutable", "id": ID, "node": i, "key": K, "seq": S, "value": HEX or null,
+   "text": the alert's message}
+  {"event": "put_mutable", "id": ID, "node": i, "key": K, "seq": S, "num_success": N}
   {"event": "error", "message": M}
   {"event": "done"}
 """
@@ -66,6 +72,20 @@ def settings_for(port, spec):
     if "dht_ignore_dark_internet" in lt.default_settings():
         s["dht_ignore_dark_internet"] = False
     return s
+
+
+def hexof(b):
+    return b.hex() if isinstance(b, (bytes, bytearray)) else str(b).encode("latin-1").hex()
+
+
+def item_hex(item):
+    # 2.0.8 wraps the value: {"key": "", "value": v}.
+    if isinstance(item, dict):
+        for k in ("value", b"value"):
+            if k in item:
+                item = item[k]
+                break
+    return None if str(item) == "<uninitialized>" else lt.bencode(item).hex()
 
 
 def endpoint(text):
@@ -147,6 +167,14 @@ def main():
                     value = lt.bdecode(bytes.fromhex(c["value"]))
                     target = str(ses.dht_put_immutable_item(value))
                     pending_put[(node, target)] = c["id"]
+                elif c["cmd"] == "get_mutable":
+                    pending_get[(node, c["key"])] = c["id"]
+                    ses.dht_get_mutable_item(bytes.fromhex(c["key"]), bytes.fromhex(c["salt"]))
+                elif c["cmd"] == "put_mutable":
+                    pending_put[(node, c["public_key"])] = c["id"]
+                    ses.dht_put_mutable_item(bytes.fromhex(c["private_key"]),
+                                             bytes.fromhex(c["public_key"]),
+                                             bytes.fromhex(c["data"]), bytes.fromhex(c["salt"]))
                 else:
                     emit(event="error", message="unknown command %r" % c["cmd"])
             except Exception as e:  # a bad command must not end the nodes
@@ -161,14 +189,7 @@ def main():
                 elif isinstance(a, lt.dht_immutable_item_alert):
                     t = str(a.target)
                     try:
-                        item = a.item
-                        # 2.0.8 wraps the value: {"key": "", "value": v}.
-                        if isinstance(item, dict):
-                            for k in ("value", b"value"):
-                                if k in item:
-                                    item = item[k]
-                                    break
-                        value = None if str(item) == "<uninitialized>" else lt.bencode(item).hex()
+                        value = item_hex(a.item)
                     except Exception as e:
                         value = None
                         emit(event="error", message="reading the item of %s: %r; %s" % (t, e, a.message()))
@@ -176,10 +197,24 @@ def main():
                     # cannot convert it (dictionaries, in 2.0.8).
                     emit(event="immutable", id=pending_get.get((node, t)), node=node,
                          target=t, value=value, text=a.message())
+                elif isinstance(a, lt.dht_mutable_item_alert):
+                    k = hexof(a.key)
+                    try:
+                        value = item_hex(a.item)
+                    except Exception as e:
+                        value = None
+                        emit(event="error", message="reading the item of %s: %r" % (k, e))
+                    emit(event="mutable", id=pending_get.get((node, k)), node=node, key=k,
+                         seq=a.seq, value=value, text=a.message())
                 elif isinstance(a, lt.dht_put_alert):
-                    t = str(a.target)
-                    emit(event="put", id=pending_put.get((node, t)), node=node, target=t,
-                         num_success=a.num_success)
+                    k = hexof(a.public_key)
+                    if (node, k) in pending_put:
+                        emit(event="put_mutable", id=pending_put[(node, k)], node=node, key=k,
+                             seq=a.seq, num_success=a.num_success)
+                    else:
+                        t = str(a.target)
+                        emit(event="put", id=pending_put.get((node, t)), node=node, target=t,
+                             num_success=a.num_success)
         time.sleep(0.02)
     emit(event="done")
 

@@ -163,8 +163,36 @@ impl LtDht {
     /// Node `node` puts the bencoded `value` as a BEP 44 immutable item; the
     /// reply is a `put` event with `num_success`.
     pub fn put_immutable(&mut self, node: usize, value: &[u8]) -> Result<u64, Error> {
-        let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
-        self.command(json!({"cmd": "put_immutable", "node": node, "value": hex}))
+        self.command(json!({"cmd": "put_immutable", "node": node, "value": hex(value)}))
+    }
+
+    /// Node `node` gets the BEP 44 mutable item of `key` and `salt`; the
+    /// reply is a `mutable` event with `seq` and `value` (bencoded, in hex).
+    pub fn get_mutable(&mut self, node: usize, key: &[u8; 32], salt: &[u8]) -> Result<u64, Error> {
+        self.command(
+            json!({"cmd": "get_mutable", "node": node, "key": hex(key), "salt": hex(salt)}),
+        )
+    }
+
+    /// Node `node` puts `data` (stored as a bencoded byte string) as a BEP 44
+    /// mutable item signed with `private_key`, the 64-byte expanded ed25519
+    /// key libtorrent takes; the reply is a `put_mutable` event.
+    pub fn put_mutable(
+        &mut self,
+        node: usize,
+        private_key: &[u8; 64],
+        public_key: &[u8; 32],
+        data: &[u8],
+        salt: &[u8],
+    ) -> Result<u64, Error> {
+        self.command(json!({
+            "cmd": "put_mutable",
+            "node": node,
+            "private_key": hex(private_key),
+            "public_key": hex(public_key),
+            "data": hex(data),
+            "salt": hex(salt),
+        }))
     }
 
     /// Every event printed so far, in order.
@@ -208,4 +236,8 @@ impl LtDht {
     pub fn process(&self) -> &Spawned {
         &self.process
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
