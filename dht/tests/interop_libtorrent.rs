@@ -115,6 +115,13 @@ fn our_node_in_a_libtorrent_dht() {
         },
     );
 
+    // BEP 51: libtorrent nodes answer sample_infohashes with what they store.
+    let samples = rt.block_on(dht.sample_infohashes(ours_hash)).unwrap();
+    assert!(
+        samples.contains(&ours_hash) || samples.contains(&lt_hash),
+        "libtorrent's samples {samples:?}"
+    );
+
     // 3. We put an immutable item; libtorrent gets it.
     // A byte string: the 2.0.8 binding cannot hand a dictionary item to Python.
     let item = Item::immutable(b"19:stored by bitswarm!".to_vec()).unwrap();
