@@ -307,3 +307,53 @@ async fn fetches_the_info_dictionary_over_ut_metadata() {
     let layout = TorrentLayout::from_info(&info);
     assert_eq!(layout.total_length, 40 << 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3-libtorrent: run scripts/test-all"]
+async fn handshakes_with_the_v2_hash_of_a_hybrid_torrent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.bin");
+    content::write_file(&data, 1 << 20, 11).unwrap();
+    let torrent = dir.path().join("hybrid.torrent");
+    let hashes = libtorrent::create_torrent(&data, &torrent, false).unwrap();
+    let v2: InfoHash = hashes
+        .v2
+        .expect("a hybrid torrent has a v2 hash")
+        .parse()
+        .unwrap();
+    assert!(v2.v2().is_some());
+    let session = start_session(seeder_spec(dir.path(), &torrent)).await;
+
+    // BEP 52: the v2 swarm is addressed by the truncated SHA-256.
+    let conn = connect_to(session.port(), v2).await;
+    assert_eq!(conn.info.info_hash, v2);
+    assert_eq!(conn.info.remote.info_hash, v2.wire());
+    // libtorrent 2.0.8 leaves the BEP 52 upgrade bit clear here: the
+    // connection already names the v2 swarm, there is nothing to upgrade.
+    // And the wire protocol goes on: libtorrent sends its extension handshake.
+    let (peers, mut events) = PeerManager::start(PeerManagerConfig::default());
+    let key = peers
+        .add(
+            conn.transport,
+            PeerInfo {
+                addr: conn.info.addr,
+                codec: PeerCodec::default(),
+            },
+        )
+        .unwrap();
+    peers.send(key, ext_handshake(None)).await.unwrap();
+    loop {
+        match next_event(&mut events, Duration::from_secs(10)).await {
+            PeerEvent::Message {
+                message: Message::Extended { id: 0, payload },
+                ..
+            } => {
+                let hs = ExtensionHandshake::decode(&payload).unwrap();
+                assert!(hs.metadata_size.is_some());
+                break;
+            }
+            PeerEvent::Disconnected { reason, .. } => panic!("{reason:?}"),
+            _ => {}
+        }
+    }
+}
