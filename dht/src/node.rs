@@ -1234,6 +1234,14 @@ impl Node {
     }
 
     fn vote_external(&mut self, now: Instant, voter: SocketAddr, ip: IpAddr) {
+        // One vote per public address, so that one host on many ports cannot
+        // outvote the rest; local voters (many nodes on one machine) count
+        // per port, as in the rate limiter.
+        let voter = if crate::id::bep42_exempt(voter.ip()) {
+            voter
+        } else {
+            SocketAddr::new(voter.ip(), 0)
+        };
         if self.votes.len() >= 64 && !self.votes.contains_key(&ip) {
             return;
         }
@@ -1624,6 +1632,34 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn one_public_host_on_many_ports_is_one_vote() {
+        let now = Instant::now();
+        let mut n = Node::new(
+            Config {
+                seed: Some(1),
+                enforce_node_id: false,
+                ..Config::default()
+            },
+            now,
+        );
+        let liar: IpAddr = "6.6.6.6".parse().unwrap();
+        for port in 1..=5u16 {
+            let peer = SocketAddr::from(([9, 9, 9, 9], port));
+            n.add_node(now, peer);
+            let q = Message::decode(&n.poll_transmit().unwrap().payload).unwrap();
+            let r = Message {
+                transaction_id: q.transaction_id,
+                version: None,
+                ip: Some(SocketAddr::new(liar, 1)),
+                read_only: false,
+                body: Body::Response(Response::new(NodeId([port as u8; 20]))),
+            };
+            n.handle_datagram(now, peer, &r.to_bytes());
+        }
+        assert_eq!(n.external_ip(), None);
     }
 
     #[test]
