@@ -194,3 +194,28 @@ async fn silent_peer_times_out_and_shutdown_ends_the_stream() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn global_limit_counts_every_torrent() {
+    let other = InfoHash::V1(InfoHashV1([0x12; 20]));
+    let mut cfg = config();
+    cfg.max_connections = 1;
+    let (server, mut events) = HandshakeManager::start(cfg, vec![]);
+    server.register(V1);
+    server.register(other);
+    let addr = server.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (client, mut out) = HandshakeManager::start(config(), vec![]);
+    client.connect(addr, V1).await.unwrap();
+    let HandshakeEvent::Connected(_first) = next(&mut events).await else {
+        panic!()
+    };
+    let _ = next(&mut out).await;
+    client.connect(addr, other).await.unwrap();
+    match next(&mut events).await {
+        HandshakeEvent::Failed {
+            error: Error::Filtered { reason, .. },
+            ..
+        } => assert_eq!(reason, "global connection limit"),
+        other => panic!("{other:?}"),
+    }
+}
