@@ -7,7 +7,7 @@
 //!
 //! It contacts only the bootstrap nodes given (and the nodes they lead to);
 //! with `--state`, it loads the routing table saved there at start and saves
-//! it again every minute and at Ctrl-C, so a restart need not bootstrap.
+//! it again every minute and when stopped (Ctrl-C or SIGTERM), so a restart need not bootstrap.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -79,6 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "bootstrap: {} replies to {} queries, {} hops to the closest",
         joined.responses, joined.messages, joined.hops
     );
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(args.every.max(1)));
     let mut ticks = 0u64;
     loop {
@@ -96,6 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
         }
     }
     save(&dht, args.state.as_ref()).await?;
