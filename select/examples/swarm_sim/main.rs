@@ -2,7 +2,7 @@
 //! simulator and prints a Markdown table (the one in the crate README).
 //!
 //! ```text
-//! cargo run --release -p bitswarm-select --example swarm_sim -- --leechers 100,500 --runs 3
+//! cargo run --release -p bitswarm-select --example swarm_sim -- --leechers 100,500 --runs 10
 //! cargo run --release -p bitswarm-select --example swarm_sim -- --leechers 100,500 --runs 3 --seed-kib 512 --leecher-kib 16,32,64
 //! ```
 
