@@ -1,6 +1,8 @@
 //! The decoder: iterative (an explicit stack, no recursion), borrowing every
 //! byte string from the input.
 
+mod fast;
+
 use crate::Error;
 use crate::value::{Dict, Kind, Value};
 
@@ -91,6 +93,30 @@ impl DecodeOptions {
     /// number of bytes it took; what follows is left alone (BEP 9 sends a
     /// piece of metadata right after a bencoded dictionary).
     pub fn decode_prefix<'a>(&self, input: &'a [u8]) -> Result<(Decoded<'a>, usize), Error> {
+        // Valid input is read by the fast path alone; anything else, by the
+        // checked parser, which gives the exact error or what lenient mode
+        // tolerated.
+        match fast::decode(input, self) {
+            Some((value, consumed)) => {
+                // Under the fuzzer, every fast answer is checked against the
+                // checked parser.
+                #[cfg(fuzzing)]
+                match self.decode_prefix_checked(input) {
+                    Ok((checked, n)) => {
+                        assert_eq!((&checked.value, n), (&value, consumed), "fast path differs");
+                        assert!(checked.tolerated.is_empty(), "fast path tolerated");
+                    }
+                    Err(e) => panic!("fast path accepted what is {e}"),
+                }
+                let tolerated = Vec::new();
+                Ok((Decoded { value, tolerated }, consumed))
+            }
+            None => self.decode_prefix_checked(input),
+        }
+    }
+
+    /// [`DecodeOptions::decode_prefix`] by the checked parser alone.
+    fn decode_prefix_checked<'a>(&self, input: &'a [u8]) -> Result<(Decoded<'a>, usize), Error> {
         let mut parser = Parser {
             input,
             pos: 0,

@@ -172,6 +172,14 @@ impl Encode for Value<'_> {
             Kind::Dict(d) => d.encode(out),
         }
     }
+
+    /// In a vector sized from the value's input span: exact for a strictly
+    /// decoded value, close for a lenient one.
+    fn to_bencode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.raw().len());
+        self.encode(&mut out);
+        out
+    }
 }
 
 impl Encode for Dict<'_> {
