@@ -22,7 +22,7 @@ struct Args {
     file: PathBuf,
     /// Print one JSON object: name, info_hash_v1, info_hash_v2, version,
     /// piece_length, num_pieces, total_length, private, trackers (tiers),
-    /// web_seeds, files ({path: [components], length}; pad files left
+    /// web_seeds, files (`{path: [components], length}`; pad files left
     /// out), and the decorative fields.
     #[arg(long)]
     json: bool,
