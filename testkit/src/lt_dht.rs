@@ -26,7 +26,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -197,11 +197,7 @@ impl LtDht {
 
     /// Every event printed so far, in order.
     pub fn events(&self) -> Vec<Value> {
-        self.process
-            .stdout()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        self.process.json_events()
     }
 
     /// Waits up to `limit` for an event that `matches`, and returns it.
@@ -210,26 +206,7 @@ impl LtDht {
         limit: Duration,
         matches: impl Fn(&Value) -> bool,
     ) -> Result<Value, Error> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(e) = self.events().into_iter().find(&matches) {
-                return Ok(e);
-            }
-            let failed = self.process.stderr().contains("Traceback");
-            if failed || Instant::now() >= deadline {
-                return Err(Error::Program {
-                    program: "python3-libtorrent DHT".into(),
-                    what: if failed {
-                        "failed".into()
-                    } else {
-                        format!("printed no matching event within {limit:?}")
-                    },
-                    stdout: self.process.stdout(),
-                    stderr: self.process.stderr(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.wait_for_json(limit, matches)
     }
 
     /// The process, for its logs.

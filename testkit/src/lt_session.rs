@@ -27,7 +27,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
@@ -165,11 +165,7 @@ impl LtSession {
 
     /// Every event printed so far, in order.
     pub fn events(&self) -> Vec<Value> {
-        self.process
-            .stdout()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        self.process.json_events()
     }
 
     /// Waits up to `limit` for an event that `matches`, and returns it.
@@ -178,35 +174,7 @@ impl LtSession {
         limit: Duration,
         matches: impl Fn(&Value) -> bool,
     ) -> Result<Value, Error> {
-        let deadline = Instant::now() + limit;
-        let found = |out: &str| {
-            out.lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(&matches)
-        };
-        loop {
-            if let Some(e) = found(&self.process.stdout()) {
-                return Ok(e);
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Program {
-                    program: "python3-libtorrent session".into(),
-                    what: format!("printed no matching event within {limit:?}"),
-                    stdout: self.process.stdout(),
-                    stderr: self.process.stderr(),
-                });
-            }
-            // A crash (an import failure, a bad spec) is reported at once.
-            if self.process.stderr().contains("Traceback") {
-                return Err(Error::Program {
-                    program: "python3-libtorrent session".into(),
-                    what: "failed".into(),
-                    stdout: self.process.stdout(),
-                    stderr: self.process.stderr(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.wait_for_json(limit, matches)
     }
 
     /// The process, for its logs.

@@ -88,6 +88,33 @@ impl Spawned {
         }
     }
 
+    /// Every line of standard output so far that is a JSON value, in order
+    /// (the driver scripts print one JSON event per line).
+    pub fn json_events(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits up to `limit` for a JSON event line that `matches` and returns
+    /// it; fails at once if the program exits first.
+    pub fn wait_for_json(
+        &mut self,
+        limit: Duration,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value, Error> {
+        let mut found = None;
+        self.wait_for_output(limit, |out| {
+            found = out
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .find(&matches);
+            found.is_some()
+        })?;
+        found.ok_or_else(|| self.failed("lost the event it printed".to_owned()))
+    }
+
     /// Waits for the program to exit by itself within `limit`; kills it otherwise.
     pub fn wait(mut self, limit: Duration) -> Result<Output, Error> {
         let deadline = Instant::now() + limit;
