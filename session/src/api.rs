@@ -1,0 +1,305 @@
+//! The session's public interface.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bitswarm_core::{InfoHashV1, PeerId};
+use bitswarm_metainfo::{Magnet, Metainfo};
+
+use crate::Error;
+
+/// A torrent in the session: the 20-byte info-hash used on the wire (the
+/// v1 hash, or the truncated v2 hash of a v2-only torrent). Shown as 40 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TorrentId(pub InfoHashV1);
+
+impl fmt::Display for TorrentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Addresses to accept peers on (IPv4 and/or IPv6); port 0 picks one.
+    pub listen: Vec<SocketAddr>,
+    /// Where torrents' files go unless a torrent says otherwise.
+    pub download_dir: PathBuf,
+    /// Where resume data is saved; `None` keeps none.
+    pub resume_dir: Option<PathBuf>,
+    /// Our peer id.
+    pub peer_id: PeerId,
+    /// The most peer connections, all torrents together.
+    pub max_connections: usize,
+    /// The most peer connections of one torrent.
+    pub max_connections_per_torrent: usize,
+    /// Bytes per second sent to peers, all torrents together; `None` is unlimited.
+    pub upload_rate_limit: Option<u64>,
+    /// Bytes per second received from peers; `None` is unlimited.
+    pub download_rate_limit: Option<u64>,
+    /// Run a DHT node bound here; `None` runs none.
+    pub dht_bind: Option<SocketAddr>,
+    /// DHT bootstrap nodes (`host:port`).
+    pub dht_bootstrap: Vec<String>,
+    /// Announce to trackers.
+    pub trackers: bool,
+    /// Storage cache sizes and hashing threads.
+    pub disk: bitswarm_disk::DiskConfig,
+}
+
+/// Where a torrent comes from.
+#[derive(Debug, Clone)]
+pub enum TorrentSource {
+    /// A parsed .torrent file.
+    Torrent(Box<Metainfo>),
+    /// A magnet link: metadata is fetched from peers (BEP 9).
+    Magnet(Box<Magnet>),
+}
+
+/// A torrent to add.
+#[derive(Debug, Clone)]
+pub struct AddTorrent {
+    /// Its metainfo or magnet.
+    pub source: TorrentSource,
+    /// Where its files go; the session's download directory when `None`.
+    pub output: Option<PathBuf>,
+    /// Add it paused.
+    pub paused: bool,
+    /// Download pieces in order (for streaming).
+    pub sequential: bool,
+    /// Peers to connect to besides those found by trackers, DHT and PEX.
+    pub peers: Vec<SocketAddr>,
+}
+
+/// Where a torrent is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TorrentState {
+    /// Waiting for the info dictionary from peers.
+    FetchingMetadata,
+    /// Hashing what is on disk.
+    Checking,
+    /// Getting pieces.
+    Downloading,
+    /// Has every wanted piece; uploading.
+    Seeding,
+    /// Paused by the user.
+    Paused,
+    /// Stopped by an error (see `TorrentStatus::error`).
+    Error,
+}
+
+/// A snapshot of one torrent, for UIs.
+#[derive(Debug, Clone)]
+pub struct TorrentStatus {
+    /// The torrent.
+    pub id: TorrentId,
+    /// Its name; `None` until metadata arrives.
+    pub name: Option<String>,
+    /// Its state.
+    pub state: TorrentState,
+    /// Verified bytes over wanted bytes, 0.0 ..= 1.0.
+    pub progress: f64,
+    /// Payload bytes received from peers this session.
+    pub downloaded: u64,
+    /// Payload bytes sent to peers this session.
+    pub uploaded: u64,
+    /// Content length; `None` until metadata arrives.
+    pub total_length: Option<u64>,
+    /// Bytes per second received, recent.
+    pub download_rate: u64,
+    /// Bytes per second sent, recent.
+    pub upload_rate: u64,
+    /// Connected peers.
+    pub peers: usize,
+    /// Time left at the current rate.
+    pub eta: Option<Duration>,
+    /// The error that stopped it.
+    pub error: Option<String>,
+    /// Where its files are.
+    pub save_path: PathBuf,
+    /// Verified pieces and the number of pieces.
+    pub pieces: (u32, u32),
+}
+
+/// One file of a torrent.
+#[derive(Debug, Clone)]
+pub struct FileStatus {
+    /// Its path inside the torrent, components joined with `/`.
+    pub path: String,
+    /// Its length.
+    pub length: u64,
+    /// Verified bytes of it.
+    pub downloaded: u64,
+    /// Its priority: 0 skips it, 1..=7 (4 is normal).
+    pub priority: u8,
+}
+
+/// One connected peer.
+#[derive(Debug, Clone)]
+pub struct PeerStatus {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its client, from its peer id (BEP 20), when known.
+    pub client: Option<String>,
+    /// Bytes per second received from it.
+    pub download_rate: u64,
+    /// Bytes per second sent to it.
+    pub upload_rate: u64,
+    /// Its pieces over the torrent's pieces, 0.0 ..= 1.0.
+    pub progress: f64,
+}
+
+/// Totals of the whole session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionStats {
+    /// Torrents in the session.
+    pub torrents: usize,
+    /// Connected peers.
+    pub peers: usize,
+    /// Bytes per second received.
+    pub download_rate: u64,
+    /// Bytes per second sent.
+    pub upload_rate: u64,
+    /// Payload bytes received.
+    pub downloaded: u64,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Nodes in the DHT routing table (0 without DHT).
+    pub dht_nodes: usize,
+}
+
+/// What happens in the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// A torrent was added.
+    TorrentAdded(TorrentId),
+    /// A magnet torrent got and verified its metadata.
+    MetadataReceived(TorrentId),
+    /// A torrent changed state.
+    StateChanged(TorrentId, TorrentState),
+    /// A piece verified.
+    PieceDone(TorrentId, u32),
+    /// Every wanted piece is verified.
+    Finished(TorrentId),
+    /// A torrent hit an error (it goes on where it can).
+    TorrentError(TorrentId, String),
+    /// A peer connected.
+    PeerConnected(TorrentId, SocketAddr),
+    /// A peer disconnected.
+    PeerDisconnected(TorrentId, SocketAddr),
+    /// A peer was banned (for example, its blocks failed a hash check).
+    PeerBanned(TorrentId, SocketAddr),
+    /// A torrent was removed.
+    TorrentRemoved(TorrentId),
+    /// This subscriber fell behind and missed this many events.
+    Lagged(u64),
+}
+
+/// A subscription to the session's events.
+#[derive(Debug)]
+pub struct SessionEvents {}
+
+impl futures::Stream for SessionEvents {
+    type Item = SessionEvent;
+    fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
+        unimplemented!()
+    }
+}
+
+/// A running session; cloneable, every clone drives the same engine.
+#[derive(Debug, Clone)]
+pub struct Session {}
+
+#[allow(unused_variables, clippy::unused_async)]
+impl Session {
+    /// Starts a session: binds its listeners, starts the DHT, loads resume data.
+    pub async fn start(config: SessionConfig) -> Result<Self, Error> {
+        unimplemented!()
+    }
+    /// Where it accepts peers (ports resolved).
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        unimplemented!()
+    }
+    /// The DHT's bound address, when it runs one.
+    pub fn dht_addr(&self) -> Option<SocketAddr> {
+        unimplemented!()
+    }
+    /// A new subscription to events.
+    pub fn events(&self) -> SessionEvents {
+        unimplemented!()
+    }
+    /// Adds a torrent.
+    pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentId, Error> {
+        unimplemented!()
+    }
+    /// Pauses a torrent: peers disconnected, announces stopped.
+    pub async fn pause(&self, id: TorrentId) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// Resumes a paused torrent.
+    pub async fn resume(&self, id: TorrentId) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// Removes a torrent, deleting its files when asked.
+    pub async fn remove(&self, id: TorrentId, delete_files: bool) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// Re-hashes everything on disk.
+    pub async fn recheck(&self, id: TorrentId) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// Sets file priorities (0 skips a file), one per file of the layout.
+    pub async fn set_file_priorities(
+        &self,
+        id: TorrentId,
+        priorities: Vec<u8>,
+    ) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// Turns sequential download on or off.
+    pub async fn set_sequential(&self, id: TorrentId, sequential: bool) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// Connects to these peers.
+    pub async fn add_peers(&self, id: TorrentId, peers: Vec<SocketAddr>) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// One torrent's status.
+    pub async fn status(&self, id: TorrentId) -> Result<TorrentStatus, Error> {
+        unimplemented!()
+    }
+    /// Every torrent's status.
+    pub async fn torrents(&self) -> Vec<TorrentStatus> {
+        unimplemented!()
+    }
+    /// A torrent's files.
+    pub async fn files(&self, id: TorrentId) -> Result<Vec<FileStatus>, Error> {
+        unimplemented!()
+    }
+    /// A torrent's connected peers.
+    pub async fn peers(&self, id: TorrentId) -> Result<Vec<PeerStatus>, Error> {
+        unimplemented!()
+    }
+    /// The torrent's .torrent bytes, once metadata is known (for saving a magnet's torrent).
+    pub async fn metainfo(&self, id: TorrentId) -> Result<Option<Metainfo>, Error> {
+        unimplemented!()
+    }
+    /// Session totals.
+    pub async fn stats(&self) -> SessionStats {
+        unimplemented!()
+    }
+    /// Saves resume data of every torrent now.
+    pub async fn save_resume_data(&self) -> Result<(), Error> {
+        unimplemented!()
+    }
+    /// Saves resume data, announces `stopped`, closes every connection.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        unimplemented!()
+    }
+}
