@@ -41,3 +41,11 @@ pub trait FileSystem: Send + Sync + std::fmt::Debug + 'static {
     /// The metadata of `path`, or `None` when it does not exist.
     fn metadata(&self, path: &Path) -> io::Result<Option<FileMetadata>>;
 }
+
+mod fault;
+mod memory;
+mod native;
+
+pub use fault::{Fault, FaultyFileSystem};
+pub use memory::MemoryFileSystem;
+pub use native::NativeFileSystem;

@@ -7,7 +7,9 @@ mod fs;
 mod manager;
 
 pub use error::Error;
-pub use fs::{FileMetadata, FileSystem};
+pub use fs::{
+    Fault, FaultyFileSystem, FileMetadata, FileSystem, MemoryFileSystem, NativeFileSystem,
+};
 pub use manager::{
     BlockTag, CheckMode, DiskConfig, DiskEvent, DiskEvents, DiskHandle, DiskManager, ResumeData,
     TorrentStorage,
