@@ -1,7 +1,7 @@
 //! The storage seam: what a torrent's files are read from and written to.
 
 use std::io;
-use std::path::Path;
+use std::path::{Component, Path};
 use std::time::SystemTime;
 
 /// A file's size and modification time, as stored.
@@ -40,6 +40,44 @@ pub trait FileSystem: Send + Sync + std::fmt::Debug + 'static {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// The metadata of `path`, or `None` when it does not exist.
     fn metadata(&self, path: &Path) -> io::Result<Option<FileMetadata>>;
+}
+
+/// Checks that `path` is relative and made only of normal components
+/// (no root, prefix, `.` or `..`, and not empty), as every [`FileSystem`]
+/// of this crate requires; anything else is `io::ErrorKind::InvalidInput`.
+pub(crate) fn check_relative(path: &Path) -> io::Result<()> {
+    let mut components = 0usize;
+    for component in path.components() {
+        match component {
+            Component::Normal(_) => components += 1,
+            Component::Prefix(_)
+            | Component::RootDir
+            | Component::CurDir
+            | Component::ParentDir => {
+                return Err(invalid_path(path));
+            }
+        }
+    }
+    // `Path::components` drops interior `.` parts; refuse them as written.
+    let has_cur_dir = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .split(|&b| b == b'/' || (cfg!(windows) && b == b'\\'))
+        .any(|part| part == b".");
+    if components == 0 || has_cur_dir {
+        return Err(invalid_path(path));
+    }
+    Ok(())
+}
+
+fn invalid_path(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "not a relative path of plain components: {}",
+            path.display()
+        ),
+    )
 }
 
 mod fault;
