@@ -4,6 +4,7 @@
 
 mod api;
 mod error;
+pub(crate) mod metadata;
 pub mod tracker;
 
 pub use api::{

@@ -1,0 +1,1 @@
+//! Fetching a torrent's info dictionary from peers (BEP 9) for a magnet link.
