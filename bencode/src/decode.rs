@@ -29,6 +29,11 @@ pub struct DecodeOptions {
     pub max_depth: usize,
     /// The longest byte string accepted.
     pub max_bytes_len: usize,
+    /// The most values (integers, byte strings, lists and dictionaries;
+    /// dictionary keys not counted) in one input. Each decoded value takes
+    /// memory several times its two-byte minimum encoding, so the input
+    /// length alone does not bound the memory a hostile input costs.
+    pub max_values: usize,
 }
 
 /// How a decoder treats dictionaries whose keys are out of order or repeated.
@@ -79,6 +84,10 @@ impl DecodeOptions {
     /// The default longest byte string: 64 MiB, well above the `pieces` string
     /// of a 100 GiB torrent with 256 KiB pieces (8 MB).
     pub const DEFAULT_MAX_BYTES_LEN: usize = 64 << 20;
+    /// The default most values: 4,194,304, above the largest real torrents
+    /// (half a million files take about 2.6 million values) and KRPC
+    /// messages by far; at most a few hundred MB of decoded values.
+    pub const DEFAULT_MAX_VALUES: usize = 1 << 22;
 
     /// Decodes exactly one value that spans the whole input.
     pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Decoded<'a>, Error> {
@@ -122,6 +131,7 @@ impl DecodeOptions {
             pos: 0,
             opts: self,
             tolerated: Vec::new(),
+            values: 0,
         };
         let value = parser.value()?;
         Ok((
@@ -140,6 +150,7 @@ impl Default for DecodeOptions {
             mode: Mode::Strict,
             max_depth: Self::DEFAULT_MAX_DEPTH,
             max_bytes_len: Self::DEFAULT_MAX_BYTES_LEN,
+            max_values: Self::DEFAULT_MAX_VALUES,
         }
     }
 }
@@ -196,6 +207,8 @@ struct Parser<'a, 'o> {
     pos: usize,
     opts: &'o DecodeOptions,
     tolerated: Vec<Tolerated>,
+    /// Values started so far, against `opts.max_values`.
+    values: usize,
 }
 
 impl<'a> Parser<'a, '_> {
@@ -246,7 +259,17 @@ impl<'a> Parser<'a, '_> {
             }
 
             let start = self.pos;
-            let value = match self.peek("a value")? {
+            let first = self.peek("a value")?;
+            if first != b'e' {
+                self.values += 1;
+                if self.values > self.opts.max_values {
+                    return Err(Error::TooManyValues {
+                        offset: start,
+                        limit: self.opts.max_values,
+                    });
+                }
+            }
+            let value = match first {
                 b'i' => {
                     let i = self.int()?;
                     Value::new(&self.input[start..self.pos], Kind::Int(i))

@@ -75,6 +75,14 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// More values than [`DecodeOptions::max_values`](crate::DecodeOptions::max_values).
+    #[error("value at byte {offset} is over the limit of {limit} values")]
+    TooManyValues {
+        /// Offset of the first value over the limit.
+        offset: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// A dictionary key smaller than the key before it (strict mode).
     #[error("dictionary key at byte {offset} is out of order")]
     UnsortedKey {
@@ -122,6 +130,7 @@ impl Error {
             | Self::BytesTooLong { offset, .. }
             | Self::LengthPastEnd { offset, .. }
             | Self::DepthLimit { offset, .. }
+            | Self::TooManyValues { offset, .. }
             | Self::UnsortedKey { offset }
             | Self::DuplicateKey { offset }
             | Self::TrailingBytes { offset } => Some(offset),

@@ -311,6 +311,31 @@ fn stray_end_and_unknown_bytes_are_rejected() {
 }
 
 #[test]
+fn value_limit() {
+    let opts = DecodeOptions {
+        max_values: 4,
+        ..DecodeOptions::default()
+    };
+    // A list and three items: four values; dictionary keys do not count.
+    assert!(opts.decode(b"li1ei2ei3ee").is_ok());
+    assert!(opts.decode(b"d1:ai1e1:bi2e1:ci3ee").is_ok());
+    assert_eq!(
+        opts.decode(b"li1ei2ei3ei4ee").unwrap_err(),
+        Error::TooManyValues {
+            offset: 10,
+            limit: 4
+        }
+    );
+    assert_eq!(
+        opts.decode(b"d1:al1:x1:y1:zee").unwrap_err(),
+        Error::TooManyValues {
+            offset: 11,
+            limit: 4
+        }
+    );
+}
+
+#[test]
 fn depth_limit_without_recursion() {
     let opts = DecodeOptions {
         max_depth: 3,

@@ -505,6 +505,8 @@ fn options() -> DecodeOptions {
         mode: Mode::Lenient,
         max_depth: 16,
         max_bytes_len: MAX_MESSAGE_LEN,
+        // Every value takes at least two bytes of the message.
+        max_values: MAX_MESSAGE_LEN / 2,
     }
 }
 

@@ -37,6 +37,11 @@ pub struct Limits {
     /// The deepest bencode nesting: 100 by default (libtorrent's default).
     /// A v2 `file tree` nests two levels per path component.
     pub max_depth: usize,
+    /// The most bencode values in the input: 4,194,304 by default. Half a
+    /// million files, the `max_files` default, take about 2.6 million; each
+    /// value costs memory several times its size in the input, so this
+    /// bounds what a hostile torrent of tiny entries costs before it is refused.
+    pub max_values: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +53,7 @@ impl Default for Limits {
             max_piece_length: 256 << 20,
             max_total_length: 1 << 50,
             max_depth: 100,
+            max_values: 1 << 22,
         }
     }
 }

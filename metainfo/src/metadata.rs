@@ -83,6 +83,7 @@ pub(crate) fn from_info(
         mode: Mode::Lenient,
         max_depth: limits.max_depth,
         max_bytes_len: limits.max_input_len,
+        max_values: limits.max_values,
     };
     let value = opts.decode(info)?.value;
     if value.as_dict().is_none() {

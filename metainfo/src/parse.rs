@@ -75,6 +75,7 @@ pub(crate) fn parse(
         mode: Mode::Lenient,
         max_depth: limits.max_depth,
         max_bytes_len: limits.max_input_len,
+        max_values: limits.max_values,
     };
     let decoded = opts.decode(&bytes)?;
     let mut r = Reader {

@@ -445,8 +445,22 @@ fn two_million_files_are_refused() {
     }
     let bytes = v1_multi(files, 0);
     assert!(bytes.len() < Limits::default().max_input_len);
+    // Four values per entry: the decoder stops at its value limit, halfway
+    // through, before the entries are all held in memory.
     assert!(matches!(
         Metainfo::from_bytes(&bytes),
+        Err(Error::Bencode(bitswarm_bencode::Error::TooManyValues {
+            limit: 4_194_304,
+            ..
+        }))
+    ));
+    // With room for the values, the file limit still refuses it.
+    let roomy = Limits {
+        max_values: 10_000_000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        Metainfo::from_bytes_with(&bytes, &roomy),
         Err(Error::LimitExceeded {
             what: "files",
             found: 2_000_000,

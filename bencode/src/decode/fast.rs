@@ -159,9 +159,14 @@ pub(super) fn decode<'a>(input: &'a [u8], opts: &DecodeOptions) -> Option<(Value
     // The children of open containers; a list's items with an empty key.
     let mut children: Vec<(&'a [u8], Value<'a>)> = Vec::with_capacity(16);
     let mut pos = 0;
+    let mut values = 0usize;
     'value: loop {
         // A value starts at `pos`.
         let start = pos;
+        values += 1;
+        if values > opts.max_values {
+            return None;
+        }
         let mut value = match *input.get(pos)? {
             b'0'..=b'9' => {
                 let (bytes, end) = bytes_at(input, pos, max_len)?;
@@ -291,7 +296,7 @@ mod tests {
         true
     }
 
-    fn all_options() -> [DecodeOptions; 4] {
+    fn all_options() -> [DecodeOptions; 5] {
         let strict = DecodeOptions::default();
         let lenient = DecodeOptions {
             mode: Mode::Lenient,
@@ -306,7 +311,11 @@ mod tests {
             max_depth: 0,
             ..lenient
         };
-        [strict, lenient, shallow, flat]
+        let few = DecodeOptions {
+            max_values: 3,
+            ..DecodeOptions::default()
+        };
+        [strict, lenient, shallow, flat, few]
     }
 
     /// Pieces that bencode is made of, right and wrong.
