@@ -9,6 +9,8 @@ moment). DHT, LSD, UPnP and NAT-PMP are off and the session listens on
 
 The spec:
   listen_port        int, the TCP/uTP port on 127.0.0.1
+  preset             optional: "high_performance_seed" or "min_memory_usage",
+                     libtorrent's setting presets, applied before "settings"
   settings           {name: value} added to the settings pack
   torrents           list of {
       torrent          path to a .torrent file, or
@@ -64,7 +66,15 @@ def parse_endpoint(text):
 
 
 def settings_for(spec):
-    s = {
+    s = {}
+    preset = spec.get("preset")
+    if preset == "high_performance_seed":
+        s.update(lt.high_performance_seed())
+    elif preset == "min_memory_usage":
+        s.update(lt.min_memory_usage())
+    elif preset:
+        raise SystemExit("unknown preset %r" % preset)
+    s.update({
         "listen_interfaces": "127.0.0.1:%d" % spec["listen_port"],
         "enable_dht": False,
         "enable_lsd": False,
@@ -74,7 +84,7 @@ def settings_for(spec):
         "announce_to_all_tiers": True,
         "alert_mask": lt.alert.category_t.all_categories,
         "alert_queue_size": 100000,
-    }
+    })
     s.update(spec.get("settings", {}))
     return s
 

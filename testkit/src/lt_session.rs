@@ -89,6 +89,10 @@ impl TorrentSpec {
 pub struct SessionSpec {
     /// The port on 127.0.0.1; `None` picks a free one.
     pub listen_port: Option<u16>,
+    /// One of libtorrent's setting presets (`"high_performance_seed"`,
+    /// `"min_memory_usage"`), applied under the loopback defaults and
+    /// [`settings`](Self::settings).
+    pub preset: Option<String>,
     /// Extra settings-pack entries (they override the loopback defaults).
     pub settings: Map<String, Value>,
     /// The torrents.
@@ -106,6 +110,7 @@ impl Default for SessionSpec {
     fn default() -> Self {
         Self {
             listen_port: None,
+            preset: None,
             settings: Map::new(),
             torrents: Vec::new(),
             scrape_after_announce: false,
@@ -137,6 +142,7 @@ impl LtSession {
             .map_err(|e| Error::io("writing the session script", e))?;
         let spec_json = json!({
             "listen_port": port,
+            "preset": spec.preset,
             "settings": spec.settings,
             "torrents": spec.torrents.iter().map(TorrentSpec::to_json).collect::<Vec<_>>(),
             "scrape_after_announce": spec.scrape_after_announce,
