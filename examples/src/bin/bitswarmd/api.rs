@@ -10,7 +10,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Component, Path as FsPath, PathBuf};
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -42,7 +42,7 @@ pub(crate) const MAX_BODY_BYTES: usize = 16 << 20;
 /// The most event streams open at once.
 const MAX_EVENT_STREAMS: usize = 32;
 
-/// The longest `output` folder accepted, in bytes.
+/// The longest `output` folder accepted, in characters.
 const MAX_OUTPUT_LEN: usize = 4096;
 
 /// The media type of .torrent files.
@@ -259,7 +259,21 @@ pub(crate) struct PrioritiesJson {
 
 /// A file priority: 0 skips the file; 1 to 7 (4 is normal).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(try_from = "f64")]
 pub(crate) struct Priority(u8);
+
+impl TryFrom<f64> for Priority {
+    type Error = String;
+
+    /// JSON numbers such as `4` and `4.0` are the same integer.
+    fn try_from(n: f64) -> Result<Self, String> {
+        if n.fract() == 0.0 && (0.0..=7.0).contains(&n) {
+            Ok(Self(n as u8))
+        } else {
+            Err(format!("priority {n} is not an integer from 0 to 7"))
+        }
+    }
+}
 
 impl PartialSchema for Priority {
     fn schema() -> RefOr<Schema> {
@@ -484,7 +498,12 @@ impl PartialSchema for MagnetText {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(
-                "^magnet:\\?xt=urn:btih:[0-9a-fA-F]{40}(&(dn|tr|x\\.pe)=[0-9A-Za-z.:%_-]*)*$",
+                concat!(
+                    "^magnet:\\?xt=urn:btih:[0-9a-fA-F]{40}",
+                    "(&(dn|tr)=[0-9A-Za-z%._~-]*",
+                    "|&x\\.pe=[0-9A-Za-z._-]+:",
+                    "([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))*$"
+                ),
             ))
             .max_length(Some(bitswarm_metainfo::MAX_MAGNET_LEN))
             .description(Some("A magnet link (BEP 9); `x.pe` peers are connected to"))
@@ -534,8 +553,8 @@ pub(crate) struct AddQuery {
     /// Download pieces in order (for streaming).
     sequential: Option<bool>,
     /// The folder its files go in: absolute, or relative to the daemon's
-    /// download folder; without `..`.
-    #[param(min_length = 1, max_length = 4096, pattern = "^[^\\u0000-\\u001f]+$")]
+    /// download folder.
+    #[param(min_length = 1, max_length = 4096, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$")]
     output: Option<String>,
 }
 
@@ -797,9 +816,9 @@ fn magnet_peers(magnet: &Magnet) -> Vec<SocketAddr> {
 
 /// The folder an `output` parameter names.
 fn output_dir(download_dir: &FsPath, output: &str) -> Result<PathBuf, ApiError> {
-    if output.is_empty() || output.len() > MAX_OUTPUT_LEN {
+    if output.is_empty() || output.chars().count() > MAX_OUTPUT_LEN {
         return Err(ApiError::bad_request(format!(
-            "output must be 1 to {MAX_OUTPUT_LEN} bytes long"
+            "output must be 1 to {MAX_OUTPUT_LEN} characters long"
         )));
     }
     if output.chars().any(char::is_control) {
@@ -808,9 +827,6 @@ fn output_dir(download_dir: &FsPath, output: &str) -> Result<PathBuf, ApiError> 
         ));
     }
     let path = FsPath::new(output);
-    if path.components().any(|c| c == Component::ParentDir) {
-        return Err(ApiError::bad_request("output must not hold `..`"));
-    }
     Ok(if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -928,8 +944,9 @@ async fn get_files(
     request_body = PrioritiesJson,
     responses(
         (status = 200, description = "Set; the files as they are now", body = [FileJson]),
-        (status = 400, description = "Not an info-hash, not one priority 0 to 7 per file, or no metadata yet", body = ErrorBody),
+        (status = 400, description = "Not an info-hash, or not a list of priorities 0 to 7", body = ErrorBody),
         (status = 404, description = "No such torrent", body = ErrorBody),
+        (status = 409, description = "Not one priority per file of the torrent, or its files are not known yet", body = ErrorBody),
         (status = 413, description = "The body is over 16 MiB", body = ErrorBody),
         (status = 415, description = "The body is not application/json", body = ErrorBody),
     ))]
@@ -942,22 +959,20 @@ async fn put_file_priorities(
     let Json(body) = body?;
     let files = state.session.files(id).await?;
     if files.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
             "the torrent's files are not known yet (no metadata)",
         ));
     }
     if body.priorities.len() != files.len() {
-        return Err(ApiError::bad_request(format!(
-            "{} priorities for {} files: give one per file",
-            body.priorities.len(),
-            files.len()
-        )));
-    }
-    if let Some(p) = body.priorities.iter().find(|p| p.0 > 7) {
-        return Err(ApiError::bad_request(format!(
-            "priority {} is not 0 to 7",
-            p.0
-        )));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{} priorities for the torrent's {} files: give one per file",
+                body.priorities.len(),
+                files.len()
+            ),
+        ));
     }
     let priorities = body.priorities.iter().map(|p| p.0).collect();
     state.session.set_file_priorities(id, priorities).await?;
@@ -1108,10 +1123,6 @@ pub(crate) fn openapi(with_token: bool) -> utoipa::openapi::OpenApi {
         .into_iter()
         .flatten()
         {
-            op.responses.responses.insert(
-                "405".to_owned(),
-                error("The method is not allowed on this path"),
-            );
             if guarded && with_token {
                 op.responses.responses.insert(
                     "401".to_owned(),
@@ -1175,7 +1186,6 @@ mod tests {
         let base = FsPath::new("/srv/dl");
         assert_eq!(output_dir(base, "a/b").unwrap(), base.join("a/b"));
         assert_eq!(output_dir(base, "/x").unwrap(), PathBuf::from("/x"));
-        assert!(output_dir(base, "../etc").is_err());
         assert!(output_dir(base, "").is_err());
         assert!(output_dir(base, "a\nb").is_err());
     }
