@@ -374,6 +374,12 @@ impl DiskHandle {
         .await
     }
 
+    /// Bytes of blocks held in the write cache now, all torrents together:
+    /// never more than `DiskConfig::write_cache_bytes`.
+    pub fn write_cache_used(&self) -> usize {
+        self.budget.total - self.budget.semaphore.available_permits()
+    }
+
     /// The pieces of a torrent verified now.
     pub async fn have(&self, info_hash: InfoHash) -> Result<Bitfield, Error> {
         self.request(|reply| Command::Have { info_hash, reply })

@@ -219,3 +219,373 @@ async fn read_blocks_and_resume_data_round_trip() {
     let have = disk.check(fx.info_hash, CheckMode::Full).await.unwrap();
     assert!(have.is_full());
 }
+
+/// Blocks of `fx` in an order that holds many pieces incomplete at once:
+/// every block but the last of each piece first, then the last ones.
+fn interleaved(fx: &Fixture) -> Vec<(BlockRef, bytes::Bytes)> {
+    let blocks = fx.blocks();
+    let is_last = |b: &BlockRef| b.offset + b.length == fx.piece_size(b.piece.0);
+    let mut order: Vec<_> = blocks
+        .iter()
+        .filter(|(b, _)| !is_last(b))
+        .cloned()
+        .collect();
+    order.extend(blocks.iter().filter(|(b, _)| is_last(b)).cloned());
+    order
+}
+
+/// Like `interleaved`, but each piece's first block comes last, so that
+/// nothing of a piece can be hashed before it completes: spilled blocks
+/// must be read back.
+fn first_blocks_last(fx: &Fixture) -> Vec<(BlockRef, bytes::Bytes)> {
+    let blocks = fx.blocks();
+    let is_last = |b: &BlockRef| b.offset == 0;
+    let mut order: Vec<_> = blocks
+        .iter()
+        .filter(|(b, _)| !is_last(b))
+        .cloned()
+        .collect();
+    order.extend(blocks.iter().filter(|(b, _)| is_last(b)).cloned());
+    order
+}
+
+#[tokio::test]
+async fn a_full_cache_of_incomplete_pieces_spills_instead_of_waiting_forever() {
+    // 8 pieces of 4 blocks; 3 blocks of every piece come before any last
+    // block: 384 KiB in flight against a cache of 64 KiB.
+    let fx = Fixture::single(8 * 65_536, 65_536, Version::Hybrid, 6);
+    let config = DiskConfig {
+        write_cache_bytes: 64 * 1024,
+        ..DiskConfig::default()
+    };
+    let (disk, mut events) = DiskManager::start(config);
+    let fs = Arc::new(MemoryFileSystem::new());
+    disk.add_torrent(fx.info_hash, storage(&fx, &fs))
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    for (round, order) in [interleaved(&fx), first_blocks_last(&fx)]
+        .into_iter()
+        .enumerate()
+    {
+        if round == 1 {
+            disk.remove_torrent(fx.info_hash, true).await.unwrap();
+            disk.add_torrent(fx.info_hash, storage(&fx, &fs))
+                .await
+                .unwrap();
+            seen = Seen::default();
+        }
+        let writes = async {
+            for (block, data) in order {
+                disk.write_block(fx.info_hash, block, data, BlockTag(2))
+                    .await
+                    .unwrap();
+                assert!(disk.write_cache_used() <= 64 * 1024);
+            }
+        };
+        tokio::time::timeout(common::HANG, writes)
+            .await
+            .expect("no deadlock");
+        events_until(&mut events, &mut seen, |s| s.verified.len() == 8).await;
+        assert!(seen.failed.is_empty() && seen.errors.is_empty(), "{seen:?}");
+        assert_files(&fx, &fs);
+        assert_eq!(disk.write_cache_used(), 0, "every byte is given back");
+    }
+}
+
+#[tokio::test]
+async fn writers_wait_while_the_cache_is_full() {
+    // One incomplete piece fills the cache; a writer of another piece waits
+    // until the first piece completes (or is spilled), and never pushes the
+    // cache past its bound.
+    let fx = Fixture::single(4 * 65_536, 65_536, Version::V1, 7);
+    let config = DiskConfig {
+        write_cache_bytes: 3 * 16_384,
+        ..DiskConfig::default()
+    };
+    let (disk, mut events) = DiskManager::start(config);
+    let fs = Arc::new(MemoryFileSystem::new());
+    disk.add_torrent(fx.info_hash, storage(&fx, &fs))
+        .await
+        .unwrap();
+    let blocks = fx.blocks();
+    let tasks: Vec<_> = blocks
+        .into_iter()
+        .map(|(block, data)| {
+            let disk = disk.clone();
+            let ih = fx.info_hash;
+            tokio::spawn(async move {
+                disk.write_block(ih, block, data, BlockTag(0))
+                    .await
+                    .unwrap();
+                assert!(disk.write_cache_used() <= 3 * 16_384);
+            })
+        })
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(common::HANG, t)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut seen = Seen::default();
+    events_until(&mut events, &mut seen, |s| s.verified.len() == 4).await;
+    assert_files(&fx, &fs);
+}
+
+#[tokio::test]
+async fn spilled_blocks_that_read_back_corrupted_fail_their_piece() {
+    use bitswarm_disk::{Fault, FaultyFileSystem};
+    let fx = Fixture::single(8 * 65_536, 65_536, Version::V1, 8);
+    let memory = Arc::new(MemoryFileSystem::new());
+    let faulty = Arc::new(FaultyFileSystem::new(memory.clone()));
+    // Every byte of the file reads back flipped: whatever was spilled
+    // and read back fails its hash.
+    faulty.add(Fault::CorruptRead {
+        path: fx.files[0].0.clone(),
+        offsets: 0..u64::MAX,
+    });
+    let config = DiskConfig {
+        write_cache_bytes: 64 * 1024,
+        ..DiskConfig::default()
+    };
+    let (disk, mut events) = DiskManager::start(config);
+    let storage = TorrentStorage {
+        info: Arc::clone(&fx.info),
+        fs: faulty.clone(),
+    };
+    disk.add_torrent(fx.info_hash, storage).await.unwrap();
+    for (block, data) in first_blocks_last(&fx) {
+        tokio::time::timeout(
+            common::HANG,
+            disk.write_block(fx.info_hash, block, data, BlockTag(block.piece.0 as u64)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let mut seen = Seen::default();
+    events_until(&mut events, &mut seen, |s| {
+        s.verified.len() + s.failed.len() == 8
+    })
+    .await;
+    assert!(
+        !seen.failed.is_empty(),
+        "some piece was spilled and read back"
+    );
+    let have = disk.have(fx.info_hash).await.unwrap();
+    for p in have.iter_ones() {
+        let stored = memory.contents(&fx.files[0].0).unwrap();
+        let at = p.0 as usize * 65_536;
+        assert_eq!(
+            stored[at..at + 65_536],
+            fx.piece(p.0)[..],
+            "piece {p} good on disk"
+        );
+    }
+    for (p, tags) in &seen.failed {
+        assert!(!have.get(PieceIndex(*p)));
+        assert!(tags.iter().all(|(_, t)| *t == BlockTag(u64::from(*p))));
+    }
+}
+
+#[tokio::test]
+async fn commands_on_unknown_torrents_and_bad_blocks_are_errors() {
+    let fx = Fixture::single(100_000, 32 * 1024, Version::V1, 9);
+    let (disk, _events) = DiskManager::start(DiskConfig::default());
+    let fs = Arc::new(MemoryFileSystem::new());
+    let ih = fx.info_hash;
+    let block = BlockRef {
+        piece: PieceIndex(0),
+        offset: 0,
+        length: 16_384,
+    };
+    let data = bytes::Bytes::from(vec![0u8; 16_384]);
+    assert!(matches!(
+        disk.write_block(ih, block, data.clone(), BlockTag(0)).await,
+        Err(Error::UnknownTorrent(_))
+    ));
+    disk.add_torrent(ih, storage(&fx, &fs)).await.unwrap();
+    assert!(matches!(
+        disk.add_torrent(ih, storage(&fx, &fs)).await,
+        Err(Error::DuplicateTorrent(_))
+    ));
+    for bad in [
+        BlockRef {
+            piece: PieceIndex(4),
+            offset: 0,
+            length: 16_384,
+        },
+        BlockRef {
+            piece: PieceIndex(0),
+            offset: 1,
+            length: 16_384,
+        },
+        BlockRef {
+            piece: PieceIndex(0),
+            offset: 32_768,
+            length: 16_384,
+        },
+        BlockRef {
+            piece: PieceIndex(0),
+            offset: 0,
+            length: 100,
+        },
+        BlockRef {
+            piece: PieceIndex(3),
+            offset: 0,
+            length: 16_384,
+        },
+    ] {
+        let len = bad.length as usize;
+        let r = disk
+            .write_block(ih, bad, data.slice(..len), BlockTag(0))
+            .await;
+        assert!(
+            matches!(r, Err(Error::BlockOutOfRange { .. })),
+            "{bad:?}: {r:?}"
+        );
+    }
+    let r = disk
+        .read_block(
+            ih,
+            BlockRef {
+                piece: PieceIndex(0),
+                offset: 30_000,
+                length: 5_000,
+            },
+        )
+        .await;
+    assert!(matches!(r, Err(Error::BlockOutOfRange { .. })), "{r:?}");
+    let huge = bytes::Bytes::from(vec![0u8; 65 << 20]);
+    let r = disk.write_block(ih, block, huge, BlockTag(0)).await;
+    assert!(matches!(r, Err(Error::BlockTooLarge { .. })), "{r:?}");
+    disk.remove_torrent(ih, false).await.unwrap();
+    assert!(matches!(
+        disk.flush(ih).await,
+        Err(Error::UnknownTorrent(_))
+    ));
+}
+
+#[tokio::test]
+async fn remove_torrent_deletes_its_files_and_returns_its_cache() {
+    let fx = Fixture::new(&[("a", 50_000), ("b", 30_000)], 16 * 1024, Version::V1, 10);
+    let (disk, mut events) = DiskManager::start(DiskConfig::default());
+    let fs = Arc::new(MemoryFileSystem::new());
+    disk.add_torrent(fx.info_hash, storage(&fx, &fs))
+        .await
+        .unwrap();
+    let blocks = fx.blocks();
+    let (last, rest) = blocks.split_last().unwrap();
+    for (block, data) in rest {
+        disk.write_block(fx.info_hash, *block, data.clone(), BlockTag(1))
+            .await
+            .unwrap();
+    }
+    let n = fx.num_pieces() as usize - 1;
+    let mut seen = Seen::default();
+    events_until(&mut events, &mut seen, |s| s.verified.len() == n).await;
+    let _ = last;
+    assert!(!fs.paths().is_empty());
+    disk.remove_torrent(fx.info_hash, true).await.unwrap();
+    assert!(fs.paths().is_empty(), "{:?}", fs.paths());
+    assert_eq!(disk.write_cache_used(), 0);
+}
+
+#[tokio::test]
+async fn resume_data_rechecks_only_changed_files() {
+    let fx = Fixture::new(
+        &[("a", 100_000), ("b", 100_000)],
+        16 * 1024,
+        Version::Hybrid,
+        11,
+    );
+    let (fs, _) = download(&fx, DiskConfig::default()).await;
+    let (disk, _events) = DiskManager::start(DiskConfig::default());
+    let faulty = Arc::new(bitswarm_disk::FaultyFileSystem::new(fs.clone()));
+    let store = TorrentStorage {
+        info: Arc::clone(&fx.info),
+        fs: faulty.clone(),
+    };
+    disk.add_torrent(fx.info_hash, store).await.unwrap();
+    let resume = disk.resume_data(fx.info_hash).await.unwrap();
+    assert_eq!(
+        resume.have.count_ones(),
+        0,
+        "not checked yet: nothing is verified"
+    );
+    // Resume data from when everything was there.
+    let (disk2, _e2) = DiskManager::start(DiskConfig::default());
+    disk2
+        .add_torrent(fx.info_hash, storage(&fx, &fs))
+        .await
+        .unwrap();
+    let full = disk2.check(fx.info_hash, CheckMode::Full).await.unwrap();
+    assert!(full.is_full());
+    let saved = disk2.resume_data(fx.info_hash).await.unwrap();
+    assert!(saved.have.is_full());
+    drop(disk2);
+    drop(disk);
+
+    // File b changes (a byte flipped, its mtime moves); a stays.
+    let b = &fx.files.iter().find(|(p, _)| p.ends_with("b")).unwrap().0;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let mut byte = [0u8; 1];
+    fs.read_at(b, 0, &mut byte).unwrap();
+    fs.write_at(b, 0, &[!byte[0]]).unwrap();
+    // Reads of a would be corrupted: if a were rechecked, its pieces
+    // would be lost; trusted, they stay.
+    let a = fx
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with("a"))
+        .unwrap()
+        .0
+        .clone();
+    let faulty = Arc::new(bitswarm_disk::FaultyFileSystem::new(fs.clone()));
+    faulty.add(bitswarm_disk::Fault::CorruptRead {
+        path: a,
+        offsets: 0..u64::MAX,
+    });
+    let (disk, _events) = DiskManager::start(DiskConfig::default());
+    let store = TorrentStorage {
+        info: Arc::clone(&fx.info),
+        fs: faulty.clone(),
+    };
+    disk.add_torrent(fx.info_hash, store).await.unwrap();
+    let have = disk
+        .check(fx.info_hash, CheckMode::Resume(saved.clone()))
+        .await
+        .unwrap();
+    let b_first = fx
+        .meta
+        .layout()
+        .pieces_of_file(
+            fx.meta
+                .files()
+                .iter()
+                .position(|f| f.path().to_string() == "b")
+                .unwrap(),
+        )
+        .unwrap();
+    for p in 0..fx.num_pieces() {
+        let expect = p != b_first.start;
+        assert_eq!(have.get(PieceIndex(p)), expect, "piece {p}");
+    }
+
+    // Resume data of another torrent is refused; a full check runs.
+    let mut wrong = saved;
+    wrong.files.pop();
+    let (disk, mut events) = DiskManager::start(DiskConfig::default());
+    disk.add_torrent(fx.info_hash, storage(&fx, &fs))
+        .await
+        .unwrap();
+    let have = disk
+        .check(fx.info_hash, CheckMode::Resume(wrong))
+        .await
+        .unwrap();
+    assert_eq!(have.count_ones(), fx.num_pieces() - 1);
+    let mut seen = Seen::default();
+    events_until(&mut events, &mut seen, |s| !s.errors.is_empty()).await;
+    assert!(matches!(seen.errors[0], Error::BadResumeData(_)));
+}
