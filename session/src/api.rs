@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use bitswarm_core::{InfoHashV1, PeerId};
 use bitswarm_metainfo::{Magnet, Metainfo};
 
 use crate::Error;
+use crate::engine::{self, Shared};
 
 /// A torrent in the session: the 20-byte info-hash used on the wire (the
 /// v1 hash, or the truncated v2 hash of a v2-only torrent). Shown as 40 hex digits.
@@ -52,6 +54,33 @@ pub struct SessionConfig {
     pub disk: bitswarm_disk::DiskConfig,
 }
 
+impl Default for SessionConfig {
+    /// Listens on port 6881 of every IPv4 and IPv6 address (`0.0.0.0:6881`
+    /// and `[::]:6881`; where the IPv6 socket is dual-stack the second bind
+    /// fails and is skipped), downloads into `./downloads`, keeps no resume
+    /// data, a random peer id, 200 connections (50 per torrent), no rate
+    /// limits, no DHT, trackers on.
+    fn default() -> Self {
+        Self {
+            listen: vec![
+                SocketAddr::from(([0, 0, 0, 0], 6881)),
+                SocketAddr::from(([0u16; 8], 6881)),
+            ],
+            download_dir: PathBuf::from("downloads"),
+            resume_dir: None,
+            peer_id: PeerId::random(),
+            max_connections: 200,
+            max_connections_per_torrent: 50,
+            upload_rate_limit: None,
+            download_rate_limit: None,
+            dht_bind: None,
+            dht_bootstrap: Vec::new(),
+            trackers: true,
+            disk: bitswarm_disk::DiskConfig::default(),
+        }
+    }
+}
+
 /// Where a torrent comes from.
 #[derive(Debug, Clone)]
 pub enum TorrentSource {
@@ -74,6 +103,30 @@ pub struct AddTorrent {
     pub sequential: bool,
     /// Peers to connect to besides those found by trackers, DHT and PEX.
     pub peers: Vec<SocketAddr>,
+}
+
+impl AddTorrent {
+    /// A torrent from `source`, into the session's download directory,
+    /// started, rarest first, with no extra peers.
+    pub fn new(source: TorrentSource) -> Self {
+        Self {
+            source,
+            output: None,
+            paused: false,
+            sequential: false,
+            peers: Vec::new(),
+        }
+    }
+
+    /// A torrent from a parsed .torrent file.
+    pub fn torrent(metainfo: Metainfo) -> Self {
+        Self::new(TorrentSource::Torrent(Box::new(metainfo)))
+    }
+
+    /// A torrent from a magnet link.
+    pub fn magnet(magnet: Magnet) -> Self {
+        Self::new(TorrentSource::Magnet(Box::new(magnet)))
+    }
 }
 
 /// Where a torrent is in its life.
@@ -202,57 +255,101 @@ pub enum SessionEvent {
 }
 
 /// A subscription to the session's events.
-#[derive(Debug)]
-pub struct SessionEvents {}
+///
+/// Each subscription has its own bounded buffer of
+/// [`EVENT_BUFFER`](crate::EVENT_BUFFER) events; a subscriber that falls
+/// further behind gets [`SessionEvent::Lagged`] with the number it missed,
+/// then the newest events. The stream ends when the session shuts down.
+pub struct SessionEvents {
+    inner: Pin<Box<dyn futures::Stream<Item = SessionEvent> + Send>>,
+}
+
+impl fmt::Debug for SessionEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionEvents").finish_non_exhaustive()
+    }
+}
+
+impl SessionEvents {
+    pub(crate) fn new(rx: tokio::sync::broadcast::Receiver<SessionEvent>) -> Self {
+        use tokio::sync::broadcast::error::RecvError;
+        let inner = futures::stream::unfold(rx, |mut rx| async move {
+            match rx.recv().await {
+                Ok(e) => Some((e, rx)),
+                Err(RecvError::Lagged(n)) => Some((SessionEvent::Lagged(n), rx)),
+                Err(RecvError::Closed) => None,
+            }
+        });
+        Self {
+            inner: Box::pin(inner),
+        }
+    }
+
+    /// The next event; `None` once the session is gone.
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        futures::StreamExt::next(self).await
+    }
+}
 
 impl futures::Stream for SessionEvents {
     type Item = SessionEvent;
-    fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
-        unimplemented!()
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }
 
 /// A running session; cloneable, every clone drives the same engine.
+///
+/// Dropping every clone without [`Session::shutdown`] stops the engine
+/// too, but without saving resume data or announcing `stopped`.
 #[derive(Debug, Clone)]
-pub struct Session {}
+pub struct Session {
+    pub(crate) shared: Arc<Shared>,
+}
 
-#[allow(unused_variables, clippy::unused_async)]
 impl Session {
     /// Starts a session: binds its listeners, starts the DHT, loads resume data.
     pub async fn start(config: SessionConfig) -> Result<Self, Error> {
-        unimplemented!()
+        let shared = engine::start(config).await?;
+        Ok(Self { shared })
     }
     /// Where it accepts peers (ports resolved).
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
-        unimplemented!()
+        self.shared.services.listen.clone()
     }
     /// The DHT's bound address, when it runs one.
     pub fn dht_addr(&self) -> Option<SocketAddr> {
-        unimplemented!()
+        self.shared.services.dht_addr
     }
     /// A new subscription to events.
     pub fn events(&self) -> SessionEvents {
-        unimplemented!()
+        SessionEvents::new(self.shared.services.events.subscribe())
     }
     /// Adds a torrent.
     pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentId, Error> {
-        unimplemented!()
+        self.shared.add_torrent(add, None).await
     }
     /// Pauses a torrent: peers disconnected, announces stopped.
     pub async fn pause(&self, id: TorrentId) -> Result<(), Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::Pause { reply })
+            .await?
     }
     /// Resumes a paused torrent.
     pub async fn resume(&self, id: TorrentId) -> Result<(), Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::Resume { reply })
+            .await?
     }
     /// Removes a torrent, deleting its files when asked.
     pub async fn remove(&self, id: TorrentId, delete_files: bool) -> Result<(), Error> {
-        unimplemented!()
+        self.shared.remove(id, delete_files).await
     }
     /// Re-hashes everything on disk.
     pub async fn recheck(&self, id: TorrentId) -> Result<(), Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::Recheck { reply })
+            .await?
     }
     /// Sets file priorities (0 skips a file), one per file of the layout.
     pub async fn set_file_priorities(
@@ -260,46 +357,102 @@ impl Session {
         id: TorrentId,
         priorities: Vec<u8>,
     ) -> Result<(), Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::SetFilePriorities {
+                priorities,
+                reply,
+            })
+            .await?
     }
     /// Turns sequential download on or off.
     pub async fn set_sequential(&self, id: TorrentId, sequential: bool) -> Result<(), Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::SetSequential {
+                sequential,
+                reply,
+            })
+            .await?
     }
     /// Connects to these peers.
     pub async fn add_peers(&self, id: TorrentId, peers: Vec<SocketAddr>) -> Result<(), Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::AddPeers { peers, reply })
+            .await
     }
     /// One torrent's status.
     pub async fn status(&self, id: TorrentId) -> Result<TorrentStatus, Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::Status { reply })
+            .await
     }
     /// Every torrent's status.
     pub async fn torrents(&self) -> Vec<TorrentStatus> {
-        unimplemented!()
+        let mut out = Vec::new();
+        for id in self.shared.ids() {
+            if let Ok(s) = self.status(id).await {
+                out.push(s);
+            }
+        }
+        out.sort_by_key(|s| s.id);
+        out
     }
     /// A torrent's files.
     pub async fn files(&self, id: TorrentId) -> Result<Vec<FileStatus>, Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::Files { reply })
+            .await
     }
     /// A torrent's connected peers.
     pub async fn peers(&self, id: TorrentId) -> Result<Vec<PeerStatus>, Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::Peers { reply })
+            .await
     }
     /// The torrent's .torrent bytes, once metadata is known (for saving a magnet's torrent).
     pub async fn metainfo(&self, id: TorrentId) -> Result<Option<Metainfo>, Error> {
-        unimplemented!()
+        self.shared
+            .ask(id, |reply| engine::Command::Metainfo { reply })
+            .await
     }
     /// Session totals.
     pub async fn stats(&self) -> SessionStats {
-        unimplemented!()
+        let torrents = self.torrents().await;
+        let mut stats = SessionStats {
+            torrents: torrents.len(),
+            ..SessionStats::default()
+        };
+        for t in &torrents {
+            stats.peers += t.peers;
+            stats.download_rate += t.download_rate;
+            stats.upload_rate += t.upload_rate;
+            stats.downloaded += t.downloaded;
+            stats.uploaded += t.uploaded;
+        }
+        if let Some(dht) = &self.shared.services.dht {
+            if let Ok(s) = dht.stats().await {
+                stats.dht_nodes = s.nodes_v4 + s.nodes_v6;
+            }
+        }
+        stats
     }
     /// Saves resume data of every torrent now.
     pub async fn save_resume_data(&self) -> Result<(), Error> {
-        unimplemented!()
+        let mut first_error = None;
+        for id in self.shared.ids() {
+            let result = self
+                .shared
+                .ask(id, |reply| engine::Command::SaveResume { reply })
+                .await;
+            if let Err(e) | Ok(Err(e)) = result {
+                if !matches!(e, Error::UnknownTorrent(_)) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
     /// Saves resume data, announces `stopped`, closes every connection.
     pub async fn shutdown(&self) -> Result<(), Error> {
-        unimplemented!()
+        self.shared.shutdown().await
     }
 }

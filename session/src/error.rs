@@ -28,4 +28,38 @@ pub enum Error {
     /// The session has shut down.
     #[error("the session has shut down")]
     Shutdown,
+    /// An argument does not fit the torrent or the session (a priority list
+    /// of the wrong length, a magnet link without an info-hash, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The operation needs the torrent's metadata, which a magnet link has
+    /// not fetched yet.
+    #[error("torrent {0} has no metadata yet")]
+    NoMetadata(crate::TorrentId),
+    /// Listening or connecting failed.
+    #[error("peer connections: {0}")]
+    Handshake(#[from] bitswarm_handshake::Error),
+    /// The DHT node could not be started.
+    #[error("DHT: {0}")]
+    Dht(#[from] bitswarm_dht::Error),
+    /// The tracker client could not be started.
+    #[error("trackers: {0}")]
+    Tracker(#[from] crate::tracker::TrackerError),
+    /// A resume file could not be read.
+    #[error("resume file {path}: {reason}")]
+    Resume {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
 }
