@@ -72,8 +72,8 @@ mod tests {
 
     #[test]
     fn debt_is_repaid_at_the_rate() {
-        let t0 = Instant::now();
         let r = RateLimiter::new(Some(1000));
+        let t0 = Instant::now();
         // The first second's burst is free.
         assert_eq!(r.consume(1000, t0), Duration::ZERO);
         // 500 more bytes are half a second of debt.
@@ -87,8 +87,8 @@ mod tests {
 
     #[test]
     fn burst_is_capped_at_one_second() {
-        let t0 = Instant::now();
         let r = RateLimiter::new(Some(1000));
+        let t0 = Instant::now();
         // A long idle time does not store more than one second of tokens.
         let later = t0 + Duration::from_secs(100);
         assert_eq!(r.consume(1000, later), Duration::ZERO);
