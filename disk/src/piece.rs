@@ -441,6 +441,72 @@ mod tests {
     use super::*;
     use bitswarm_metainfo::merkle_hash;
 
+    /// A hybrid-like expectation: v2 data of `v2_len` bytes then pad, v1
+    /// over everything.
+    fn expected(data: &[u8], v2_len: usize, leaves: usize, v1: bool) -> Expected {
+        use sha1::Digest as _;
+        Expected {
+            v1: v1.then(|| Sha1::digest(data).into()),
+            v2: Some(V2Piece {
+                file: 0,
+                index_in_file: 0,
+                hash: Some(merkle_hash(&data[..v2_len], leaves)),
+                leaves,
+            }),
+            v2_len: v2_len as u64,
+            has_v1: v1,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_chunking_hashes_like_the_whole(
+            len in 1usize..5 * MERKLE_BLOCK_SIZE,
+            pad in 0usize..MERKLE_BLOCK_SIZE,
+            cuts in proptest::collection::vec(1usize..40_000, 0..8),
+            v1 in proptest::bool::ANY,
+        ) {
+            let data: Vec<u8> = (0..len + pad).map(|i| if i < len { (i * 31 % 256) as u8 } else { 0 }).collect();
+            let leaves = len.div_ceil(MERKLE_BLOCK_SIZE).next_power_of_two();
+            let want = expected(&data, len, leaves, v1);
+            let mut h = PieceHasher::new(want);
+            let mut rest = &data[..];
+            for cut in cuts {
+                let (now, later) = rest.split_at(cut.min(rest.len()));
+                h.update(now);
+                rest = later;
+            }
+            h.update(rest);
+            proptest::prop_assert_eq!(h.finish(), Verdict::Good);
+            // One flipped bit anywhere in the file's data fails.
+            let mut bad = data.clone();
+            bad[len / 2] ^= 1;
+            let mut h = PieceHasher::new(want);
+            h.update(&bad);
+            proptest::prop_assert_eq!(h.finish(), Verdict::Bad);
+        }
+    }
+
+    #[test]
+    fn v2_only_without_a_hash_is_unknown() {
+        let data = vec![1u8; 1000];
+        let mut want = expected(&data, 1000, 1, false);
+        if let Some(v2) = &mut want.v2 {
+            v2.hash = None;
+        }
+        let mut h = PieceHasher::new(want);
+        h.update(&data);
+        assert_eq!(h.finish(), Verdict::Unknown);
+        // In a hybrid, v1 decides.
+        let mut want = expected(&data, 1000, 1, true);
+        if let Some(v2) = &mut want.v2 {
+            v2.hash = None;
+        }
+        let mut h = PieceHasher::new(want);
+        h.update(&data);
+        assert_eq!(h.finish(), Verdict::Good);
+    }
+
     #[test]
     fn merkle_root_matches_metainfo() {
         for blocks in [1usize, 2, 3, 5, 8, 16] {
