@@ -34,7 +34,10 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let mut spans = vec![
         Span::styled("bitswarm", Style::new().bold().fg(Color::Cyan)),
         Span::raw(format!("  {}  ", app.url)),
-        Span::raw(format!("{} torrents", app.torrents.len())),
+        Span::raw(match app.torrents.len() {
+            1 => "1 torrent".to_owned(),
+            n => format!("{n} torrents"),
+        }),
     ];
     if let Some(s) = &app.stats {
         spans.push(Span::raw(format!(
@@ -96,6 +99,14 @@ pub(crate) fn eta(seconds: Option<u64>) -> String {
     }
 }
 
+/// A state as shown: the API's name, shortened where it is long.
+pub(crate) fn state_label(state: &str) -> &str {
+    match state {
+        "fetching_metadata" => "metadata",
+        other => other,
+    }
+}
+
 fn state_style(state: &str) -> Style {
     match state {
         "seeding" => Style::new().fg(Color::Green),
@@ -109,7 +120,7 @@ fn state_style(state: &str) -> Style {
 fn torrent_row(t: &Torrent) -> Row<'static> {
     Row::new(vec![
         Cell::from(t.display_name().to_owned()),
-        Cell::from(t.state.clone()).style(state_style(&t.state)),
+        Cell::from(state_label(&t.state).to_owned()).style(state_style(&t.state)),
         Cell::from(bar(t.progress, 20)),
         Cell::from(t.total_length.map_or_else(|| "?".to_owned(), size)),
         Cell::from(rate(t.download_rate)),
@@ -130,7 +141,7 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
         rows,
         [
             Constraint::Min(16),
-            Constraint::Length(17),
+            Constraint::Length(11),
             Constraint::Length(27),
             Constraint::Length(10),
             Constraint::Length(12),
@@ -173,7 +184,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
         Line::from(vec![
             Span::styled(t.display_name().to_owned(), Style::new().bold()),
             Span::raw("  "),
-            Span::styled(t.state.clone(), state_style(&t.state)),
+            Span::styled(state_label(&t.state).to_owned(), state_style(&t.state)),
         ]),
         Line::from(format!("info-hash {}   in {}", t.info_hash, t.save_path)),
         Line::from(format!(

@@ -498,15 +498,14 @@ impl PartialSchema for MagnetText {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(
-                concat!(
-                    "^magnet:\\?xt=urn:btih:[0-9a-fA-F]{40}",
-                    "(&(dn|tr)=[0-9A-Za-z%._~-]*",
-                    "|&x\\.pe=[0-9A-Za-z._-]+:",
-                    "([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))*$"
-                ),
+                "^magnet:\\?xt=urn:btih:[0-9a-fA-F]{40}(&(dn|tr)=[0-9A-Za-z%._~-]*)*$",
             ))
             .max_length(Some(bitswarm_metainfo::MAX_MAGNET_LEN))
-            .description(Some("A magnet link (BEP 9); `x.pe` peers are connected to"))
+            .description(Some(
+                "A magnet link (BEP 9). Any magnet link is accepted; `x.pe` peers \
+                 (`ip:port`) are connected to, `tr` trackers announced to. The pattern \
+                 is the subset that needs no network to be valid.",
+            ))
             .examples([
                 "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=example&x.pe=127.0.0.1:6881",
             ])
@@ -552,9 +551,15 @@ pub(crate) struct AddQuery {
     paused: Option<bool>,
     /// Download pieces in order (for streaming).
     sequential: Option<bool>,
-    /// The folder its files go in: absolute, or relative to the daemon's
-    /// download folder.
-    #[param(min_length = 1, max_length = 4096, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$")]
+    /// The folder its files go in, relative to the daemon's download
+    /// folder: `/`-separated names, none of them `.` or `..`.
+    // Each name: 0 to 2 dots then another character, or 3 dots or more; no
+    // `/` and no control character (what `output_dir` checks).
+    #[param(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^(\.{0,2}[^/.\u0000-\u001f\u007f-\u009f][^/\u0000-\u001f\u007f-\u009f]*|\.{3,}[^/\u0000-\u001f\u007f-\u009f]*)(/(\.{0,2}[^/.\u0000-\u001f\u007f-\u009f][^/\u0000-\u001f\u007f-\u009f]*|\.{3,}[^/\u0000-\u001f\u007f-\u009f]*))*$"
+    )]
     output: Option<String>,
 }
 
@@ -814,24 +819,24 @@ fn magnet_peers(magnet: &Magnet) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// The folder an `output` parameter names.
+/// The folder an `output` parameter names, inside the download folder.
 fn output_dir(download_dir: &FsPath, output: &str) -> Result<PathBuf, ApiError> {
     if output.is_empty() || output.chars().count() > MAX_OUTPUT_LEN {
         return Err(ApiError::bad_request(format!(
             "output must be 1 to {MAX_OUTPUT_LEN} characters long"
         )));
     }
-    if output.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "output must not hold control characters",
-        ));
+    let mut path = download_dir.to_path_buf();
+    for name in output.split('/') {
+        if name.is_empty() || name == "." || name == ".." || name.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "output must be a folder inside the download folder: names separated by `/`, \
+                 none empty, `.` or `..`, without control characters",
+            ));
+        }
+        path.push(name);
     }
-    let path = FsPath::new(output);
-    Ok(if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        download_dir.join(path)
-    })
+    Ok(path)
 }
 
 /// One torrent.
@@ -1185,7 +1190,11 @@ mod tests {
     fn output_folders() {
         let base = FsPath::new("/srv/dl");
         assert_eq!(output_dir(base, "a/b").unwrap(), base.join("a/b"));
-        assert_eq!(output_dir(base, "/x").unwrap(), PathBuf::from("/x"));
+        assert_eq!(output_dir(base, "...").unwrap(), base.join("..."));
+        assert!(output_dir(base, "/x").is_err());
+        assert!(output_dir(base, "a/../../x").is_err());
+        assert!(output_dir(base, "a//b").is_err());
+        assert!(output_dir(base, "./a").is_err());
         assert!(output_dir(base, "").is_err());
         assert!(output_dir(base, "a\nb").is_err());
     }
