@@ -89,6 +89,10 @@ fn contract(fs: &dyn FileSystem) -> TestResult {
     assert_eq!(fs.read_at(path, 16, &mut buf)?, 6);
     assert_eq!(&buf[..6], b"\0\0\0\0zz");
 
+    // An empty write changes nothing, even past the end.
+    assert_eq!(fs.write_at(path, 100, &[])?, 0);
+    assert_eq!(fs.metadata(path)?.map(|m| m.length), Some(22));
+
     // Open never shrinks; it grows.
     fs.open(path, 4)?;
     assert_eq!(fs.metadata(path)?.map(|m| m.length), Some(22));
