@@ -197,9 +197,10 @@ impl FaultyFileSystem {
             .collect()
     }
 
-    /// How many times a fault fired: an error returned, a write cut short,
-    /// a read with corrupted bytes, or a sleep for `Latency`. Each fault
-    /// that fires on a call counts once.
+    /// How many times a fault fired: an error returned (once per error
+    /// fault matching the call), a write cut short (once per call, whether
+    /// by `NoSpace` or `ShortWrite`), a read with corrupted bytes (once per
+    /// `CorruptRead` that touched it), or a sleep (once per `Latency`).
     pub fn triggered(&self) -> u64 {
         self.triggered.load(Ordering::Relaxed)
     }
