@@ -392,6 +392,9 @@ impl Shared {
         futures::future::join_all(waits).await;
         self.lock().clear();
         self.services.handshake.shutdown();
+        if let Err(e) = self.services.disk.shutdown().await {
+            tracing::debug!(error = %e, "storage shutdown");
+        }
         if let Some(dht) = &self.services.dht {
             dht.shutdown().await;
         }

@@ -131,3 +131,419 @@ async fn two_sessions_transfer_a_multi_file_torrent() {
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
+
+/// A leecher session limited to `rate` bytes per second, keeping resume
+/// data in `resume_dir` when given.
+async fn leecher(dir: &Path, rate: Option<u64>, resume_dir: Option<PathBuf>) -> Session {
+    let mut c = config(dir);
+    c.download_rate_limit = rate;
+    c.resume_dir = resume_dir;
+    Session::start(c).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_stops_the_transfer_and_resume_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, Some(256 * 1024), None).await;
+    let mut events = leecher.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = seed.session.listen_addrs();
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(&mut events, "a piece", |e| {
+        matches!(e, SessionEvent::PieceDone(..))
+    })
+    .await;
+
+    leecher.pause(id).await.unwrap();
+    wait_for(&mut events, "paused", |e| {
+        *e == SessionEvent::StateChanged(id, TorrentState::Paused)
+    })
+    .await;
+    // Writes in flight may still verify a piece or two; then nothing moves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = leecher.status(id).await.unwrap();
+    assert_eq!(before.state, TorrentState::Paused);
+    assert_eq!(before.peers, 0);
+    assert!(before.pieces.0 < before.pieces.1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = leecher.status(id).await.unwrap();
+    assert_eq!(
+        after.pieces.0, before.pieces.0,
+        "pieces arrived while paused"
+    );
+    assert_eq!(after.downloaded, before.downloaded);
+
+    leecher.resume(id).await.unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_with_files_deletes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, None, None).await;
+    let mut events = leecher.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = seed.session.listen_addrs();
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert!(leech_dir.join("album/sub/b.bin").exists());
+
+    leecher.remove(id, true).await.unwrap();
+    wait_for(&mut events, "removal", |e| {
+        *e == SessionEvent::TorrentRemoved(id)
+    })
+    .await;
+    assert!(matches!(
+        leecher.status(id).await,
+        Err(bitswarm_session::Error::UnknownTorrent(_))
+    ));
+    for (name, _) in FILES {
+        assert!(
+            !leech_dir.join("album").join(name).exists(),
+            "{name} left behind"
+        );
+    }
+    assert!(leecher.torrents().await.is_empty());
+    // Removing without deleting keeps the seeder's files.
+    seed.session.remove(seed.id, false).await.unwrap();
+    assert!(seed.data.join("sub/b.bin").exists());
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnet_gets_metadata_from_the_seeder_and_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, None, None).await;
+    let mut events = leecher.events();
+    let mut magnet = seed.torrent.magnet();
+    magnet.peers = seed
+        .session
+        .listen_addrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let id = leecher
+        .add_torrent(AddTorrent::magnet(magnet))
+        .await
+        .unwrap();
+    assert_eq!(id, seed.id);
+    wait_for(&mut events, "metadata", |e| {
+        *e == SessionEvent::MetadataReceived(id)
+    })
+    .await;
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    let meta = leecher.metainfo(id).await.unwrap().unwrap();
+    assert_eq!(meta.info_bytes(), seed.torrent.info_bytes());
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_resume_data_skips_verified_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 16 * 1024).await;
+    let leech_dir = dir.path().join("leech");
+    let resume_dir = dir.path().join("resume");
+    let total = seed.torrent.num_pieces();
+
+    // First run: slow, stopped at about a third.
+    let first = leecher(&leech_dir, Some(200 * 1024), Some(resume_dir.clone())).await;
+    let mut events = first.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = seed.session.listen_addrs();
+    let id = first.add_torrent(add).await.unwrap();
+    let mut first_pieces = 0u32;
+    let reached = tokio::time::timeout(LIMIT, async {
+        while let Some(e) = events.next_event().await {
+            if matches!(e, SessionEvent::PieceDone(..)) {
+                first_pieces += 1;
+                if first_pieces >= total / 3 {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(reached, Ok(true));
+    first.shutdown().await.unwrap();
+    assert!(resume_dir.join(format!("{id}.resume")).exists());
+
+    // Second run: the torrent comes back from the resume file.
+    let second = leecher(&leech_dir, None, Some(resume_dir.clone())).await;
+    let mut events = second.events();
+    assert_eq!(second.torrents().await.len(), 1);
+    second
+        .add_peers(id, seed.session.listen_addrs())
+        .await
+        .unwrap();
+    let mut second_pieces = 0u32;
+    let finished = tokio::time::timeout(LIMIT, async {
+        while let Some(e) = events.next_event().await {
+            match e {
+                SessionEvent::PieceDone(..) => second_pieces += 1,
+                SessionEvent::Finished(_) => return true,
+                _ => {}
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(finished, Ok(true));
+    // Every piece verified in the first run is on disk and trusted.
+    assert!(
+        second_pieces + first_pieces <= total,
+        "downloaded {second_pieces} of {total} pieces again after {first_pieces} in the first run"
+    );
+    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    second.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}
+
+mod fake {
+    //! Peers that speak the wire protocol and lie.
+
+    use std::net::SocketAddr;
+
+    use bitswarm_core::{InfoHashV1, PeerId};
+    use bitswarm_handshake::{Extensions, HANDSHAKE_LEN, Handshake};
+    use bitswarm_peer::{Block, Message, PeerCodec};
+    use bytes::{Bytes, BytesMut};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::codec::Decoder;
+
+    pub(crate) fn handshake(info_hash: InfoHashV1) -> [u8; HANDSHAKE_LEN] {
+        Handshake {
+            extensions: Extensions::NONE,
+            info_hash,
+            peer_id: PeerId::random(),
+        }
+        .to_bytes()
+    }
+
+    /// Listens; to every connection it claims every piece and answers each
+    /// request with garbage. Returns its address.
+    pub(crate) async fn corrupt_seeder(info_hash: InfoHashV1, pieces: u32) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_garbage(stream, info_hash, pieces));
+            }
+        });
+        addr
+    }
+
+    async fn serve_garbage(mut stream: TcpStream, info_hash: InfoHashV1, pieces: u32) {
+        let mut theirs = [0u8; HANDSHAKE_LEN];
+        if stream.read_exact(&mut theirs).await.is_err() {
+            return;
+        }
+        let mut out = BytesMut::new();
+        out.extend_from_slice(&handshake(info_hash));
+        let mut all = vec![0xffu8; pieces.div_ceil(8) as usize];
+        if pieces % 8 != 0 {
+            if let Some(last) = all.last_mut() {
+                *last = 0xff << (8 - pieces % 8);
+            }
+        }
+        Message::Bitfield(Bytes::from(all)).encode(&mut out);
+        Message::Unchoke.encode(&mut out);
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+        let mut codec = PeerCodec::for_torrent(pieces);
+        let mut buf = BytesMut::new();
+        loop {
+            while let Ok(Some(m)) = codec.decode(&mut buf) {
+                if let Message::Request(r) = m {
+                    let piece = Message::Piece(Block {
+                        piece: r.piece,
+                        offset: r.offset,
+                        data: Bytes::from(vec![0x5a; r.length as usize]),
+                    });
+                    if stream.write_all(&piece.to_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            match stream.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_sending_corrupt_blocks_is_banned() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let liar = fake::corrupt_seeder(seed.id.0, seed.torrent.num_pieces()).await;
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, None, None).await;
+    let mut events = leecher.events();
+    // The liar alone first, so that its blocks make whole pieces.
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = vec![liar];
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(&mut events, "the ban", |e| {
+        *e == SessionEvent::PeerBanned(id, liar)
+    })
+    .await;
+    wait_for(&mut events, "the liar's disconnection", |e| {
+        *e == SessionEvent::PeerDisconnected(id, liar)
+    })
+    .await;
+    assert!(
+        leecher
+            .peers(id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.addr != liar)
+    );
+
+    leecher
+        .add_peers(id, seed.session.listen_addrs())
+        .await
+        .unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    // A banned peer is not connected again.
+    leecher.add_peers(id, vec![liar]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        leecher
+            .peers(id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.addr != liar)
+    );
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}
+
+/// Whether the session closes `stream` (EOF or reset) within the limit,
+/// reading and dropping whatever it sends first.
+async fn closed_by_peer(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    result.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_from_peers_does_not_disturb_the_session() {
+    use bitswarm_core::{BlockRef, PieceIndex};
+    use bitswarm_peer::Message;
+    use bytes::Bytes;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let target = seed.session.listen_addrs()[0];
+    let pieces = seed.torrent.num_pieces();
+
+    // Random bytes instead of a handshake.
+    let mut s = TcpStream::connect(target).await.unwrap();
+    let mut rng = content::Rng::new(99);
+    s.write_all(&rng.bytes(4096)).await.unwrap();
+    assert!(
+        closed_by_peer(&mut s).await,
+        "random bytes: still connected"
+    );
+
+    // A handshake for a torrent the session does not have.
+    let mut s = TcpStream::connect(target).await.unwrap();
+    s.write_all(&fake::handshake(bitswarm_core::InfoHashV1([0x33; 20])))
+        .await
+        .unwrap();
+    assert!(
+        closed_by_peer(&mut s).await,
+        "unknown torrent: still connected"
+    );
+
+    // A good handshake, then random bytes.
+    let mut s = TcpStream::connect(target).await.unwrap();
+    s.write_all(&fake::handshake(seed.id.0)).await.unwrap();
+    s.write_all(&rng.bytes(100_000)).await.unwrap_or(());
+    assert!(
+        closed_by_peer(&mut s).await,
+        "garbage messages: still connected"
+    );
+
+    // A bitfield of the wrong size.
+    let mut s = TcpStream::connect(target).await.unwrap();
+    s.write_all(&fake::handshake(seed.id.0)).await.unwrap();
+    let wrong = Message::Bitfield(Bytes::from(vec![0xff; pieces.div_ceil(8) as usize + 3]));
+    s.write_all(&wrong.to_bytes()).await.unwrap();
+    assert!(
+        closed_by_peer(&mut s).await,
+        "wrong-size bitfield: still connected"
+    );
+
+    // Out-of-range haves and requests, over and over.
+    let mut s = TcpStream::connect(target).await.unwrap();
+    s.write_all(&fake::handshake(seed.id.0)).await.unwrap();
+    let mut flood = Vec::new();
+    flood.extend_from_slice(&Message::Interested.to_bytes());
+    for i in 0..40u32 {
+        flood.extend_from_slice(&Message::Have(PieceIndex(pieces + i)).to_bytes());
+        let block = BlockRef {
+            piece: PieceIndex(pieces + i),
+            offset: 0,
+            length: 16384,
+        };
+        flood.extend_from_slice(&Message::Request(block).to_bytes());
+        let inside = BlockRef {
+            piece: PieceIndex(0),
+            offset: 1 << 30,
+            length: 1 << 20,
+        };
+        flood.extend_from_slice(&Message::Request(inside).to_bytes());
+    }
+    s.write_all(&flood).await.unwrap_or(());
+    assert!(
+        closed_by_peer(&mut s).await,
+        "flood of bad requests: still connected"
+    );
+
+    // The session still serves an honest leecher.
+    assert_eq!(
+        seed.session.status(seed.id).await.unwrap().state,
+        TorrentState::Seeding
+    );
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, None, None).await;
+    let mut events = leecher.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = vec![target];
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}

@@ -212,8 +212,8 @@ struct Torrent {
     addrs: HashMap<SocketAddr, PeerKey>,
     candidates: Candidates,
     connecting: HashMap<SocketAddr, Instant>,
-    banned: HashSet<IpAddr>,
-    strikes: HashMap<IpAddr, u32>,
+    banned: HashSet<BanKey>,
+    strikes: HashMap<BanKey, u32>,
     tags: BTreeMap<u64, SocketAddr>,
     writes_in_flight: usize,
     pending_uploads: HashSet<(PeerKey, BlockRef)>,
@@ -233,6 +233,25 @@ struct Torrent {
     resume_next: Instant,
     dirty: bool,
     internal: mpsc::Sender<Internal>,
+}
+
+/// What a ban applies to: the IP address, except on loopback, where many
+/// local peers share one address and only the socket address tells them
+/// apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum BanKey {
+    Ip(IpAddr),
+    Addr(SocketAddr),
+}
+
+impl BanKey {
+    fn of(addr: SocketAddr) -> Self {
+        if addr.ip().is_loopback() {
+            Self::Addr(addr)
+        } else {
+            Self::Ip(addr.ip())
+        }
+    }
 }
 
 fn sk(key: PeerKey) -> bitswarm_select::PeerKey {
@@ -567,11 +586,6 @@ impl Torrent {
         if self.phase != Phase::Checking {
             self.schedule_discovery(now);
         }
-        // Addresses of peers we were connected to are worth trying again.
-        let known: Vec<SocketAddr> = self.pex_last.iter().copied().collect();
-        for addr in known {
-            self.add_candidate(addr, now, false);
-        }
         self.connect_more(now);
     }
 
@@ -775,7 +789,7 @@ impl Torrent {
                 if self.strikes.len() >= MAX_BANNED {
                     self.strikes.clear();
                 }
-                let s = self.strikes.entry(addr.ip()).or_insert(0);
+                let s = self.strikes.entry(BanKey::of(addr)).or_insert(0);
                 *s += 1;
                 *s
             };
@@ -785,8 +799,12 @@ impl Torrent {
         }
     }
 
+    fn is_banned(&self, addr: SocketAddr) -> bool {
+        self.banned.contains(&BanKey::of(addr))
+    }
+
     fn ban(&mut self, addr: SocketAddr) {
-        if self.banned.len() >= MAX_BANNED || !self.banned.insert(addr.ip()) {
+        if self.banned.len() >= MAX_BANNED || !self.banned.insert(BanKey::of(addr)) {
             return;
         }
         tracing::info!(torrent = %self.id, %addr, "peer banned");
@@ -795,7 +813,10 @@ impl Torrent {
         let keys: Vec<PeerKey> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.addr.ip() == addr.ip())
+            .filter(|(_, p)| {
+                BanKey::of(p.addr) == BanKey::of(addr)
+                    || p.listen_addr().map(BanKey::of) == Some(BanKey::of(addr))
+            })
             .map(|(k, _)| *k)
             .collect();
         for key in keys {
@@ -806,7 +827,7 @@ impl Torrent {
     // ---- peers -----------------------------------------------------------
 
     fn add_candidate(&mut self, addr: SocketAddr, now: Instant, urgent: bool) {
-        if self.services.is_own(&addr) || self.banned.contains(&addr.ip()) {
+        if self.services.is_own(&addr) || self.is_banned(addr) {
             return;
         }
         self.candidates.add(addr, now, urgent);
@@ -834,7 +855,7 @@ impl Torrent {
             let Some(addr) = self.candidates.next_ready(now, |a| {
                 addrs.contains_key(a)
                     || connecting.contains_key(a)
-                    || banned.contains(&a.ip())
+                    || banned.contains(&BanKey::of(*a))
                     || peers.values().any(|p| p.listen_addr() == Some(*a))
             }) else {
                 break;
@@ -853,7 +874,7 @@ impl Torrent {
     fn on_connection(&mut self, conn: Connection, now: Instant) {
         let addr = conn.info.addr;
         self.connecting.remove(&addr);
-        if !self.running() || self.banned.contains(&addr.ip()) {
+        if !self.running() || self.is_banned(addr) {
             return;
         }
         let remote_id = conn.info.remote.peer_id;
@@ -1030,12 +1051,14 @@ impl Torrent {
         }
         self.pending_uploads.retain(|(k, _)| *k != key);
         self.fetch.forget_peer(key);
-        // A peer that went away may come back: keep its address, with
-        // backoff unless it was banned.
+        // A peer that went away may come back: keep its address (with
+        // backoff while we run; a paused torrent tries it at resume).
         if let Some(addr) = p.listen_addr() {
-            if self.running() && !self.banned.contains(&addr.ip()) {
-                self.candidates.add(addr, now, false);
-                self.candidates.failed(addr, now);
+            if !self.is_banned(addr) {
+                self.add_candidate(addr, now, false);
+                if self.running() {
+                    self.candidates.failed(addr, now);
+                }
             }
         }
         self.services
@@ -1843,6 +1866,10 @@ impl Torrent {
         let path = resume::path_for(&dir, self.id);
         Some(async move {
             file.disk = if registered && checked {
+                // Only what is on disk counts: write the cache out first.
+                if let Err(e) = disk.flush(info_hash).await {
+                    tracing::debug!(error = %e, "flush before resume data failed");
+                }
                 match disk.resume_data(info_hash).await {
                     Ok(rd) => Some(rd),
                     Err(e) => {
