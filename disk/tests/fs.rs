@@ -598,9 +598,8 @@ fn fault_latency() -> TestResult {
     assert!(start.elapsed() >= Duration::from_millis(60));
     assert_eq!(fs.triggered(), 2);
     fs.clear();
-    let start = Instant::now();
     fs.read_at(path, 0, &mut buf)?;
-    assert!(start.elapsed() < Duration::from_millis(30));
+    assert_eq!(fs.triggered(), 2, "no sleep once cleared");
     Ok(())
 }
 
