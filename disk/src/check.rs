@@ -199,8 +199,10 @@ fn read_batch(
         at += files.piece_size(piece) as usize;
     }
     offsets.push(at);
-    buf.clear();
-    buf.resize(at, 0);
+    // Every byte is overwritten below (pads with zeros): no need to clear.
+    if buf.len() != at {
+        buf.resize(at, 0);
+    }
     for (s, dest) in reads {
         let chunk = &mut buf[dest..dest + s.length as usize];
         if s.pad {

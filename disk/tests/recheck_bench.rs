@@ -1,0 +1,160 @@
+//! The full-recheck benchmark: 1 GiB on a tmpfs (in the page cache), our
+//! full check against libtorrent's `force_recheck` of the same files in the
+//! same run, with OpenSSL's single-core SHA-1 rate as the limit.
+//!
+//! Run it (release build, nothing else busy on the machine):
+//!
+//! ```text
+//! cargo test --release -p bitswarm-disk --test recheck_bench -- --ignored --nocapture
+//! ```
+//!
+//! `BITSWARM_RECHECK_MIB` changes the size (default 1024). It prints a
+//! table for the README; it asserts only that both checks find every piece.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitswarm_disk::{CheckMode, DiskConfig, DiskManager, NativeFileSystem, TorrentStorage};
+use bitswarm_metainfo::{TorrentBuilder, Version};
+
+const RUNS: usize = 3;
+
+fn best(times: &[Duration]) -> Duration {
+    times.iter().copied().min().unwrap_or_default()
+}
+
+/// OpenSSL's SHA-1 rate on 16 KiB blocks, one core, in bytes per second.
+fn openssl_sha1() -> Option<f64> {
+    let out = Command::new("openssl")
+        .args(["speed", "-evp", "sha1", "-seconds", "3"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("sha1"))?;
+    let last = line.split_whitespace().last()?;
+    let kb: f64 = last.trim_end_matches('k').parse().ok()?;
+    Some(kb * 1000.0)
+}
+
+/// libtorrent's recheck time (seconds) and valid pieces.
+fn libtorrent_recheck(torrent: &Path, save_path: &Path, threads: Option<usize>) -> (f64, u64, u64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lt_recheck.py");
+    let mut cmd = Command::new(bitswarm_testkit::libtorrent::PYTHON);
+    cmd.arg(script).arg(torrent).arg(save_path);
+    if let Some(n) = threads {
+        cmd.args(["--hashing-threads", &n.to_string()]);
+    }
+    let out = cmd.output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["checked"], true, "{line}");
+    (
+        v["seconds"].as_f64().unwrap(),
+        v["valid"].as_u64().unwrap(),
+        v["pieces"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+#[ignore = "needs python3-libtorrent: run scripts/test-all"]
+fn full_recheck_against_libtorrent() {
+    let mib: u64 = std::env::var("BITSWARM_RECHECK_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
+    let data = dir.path().join("data.bin");
+    bitswarm_testkit::content::write_file(&data, mib << 20, 7).unwrap();
+    let piece_length = 256 * 1024;
+    let meta = TorrentBuilder::new(&data)
+        .version(Version::V1)
+        .piece_length(piece_length)
+        .build()
+        .unwrap();
+    let torrent = dir.path().join("data.torrent");
+    std::fs::write(&torrent, meta.as_bytes()).unwrap();
+    let pieces = meta.num_pieces();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ours: Vec<Duration> = runtime.block_on(async {
+        let (disk, events) = DiskManager::start(DiskConfig::default());
+        // Progress events are not read here: keep the stream from filling.
+        let drain = tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut events = events;
+            while events.next().await.is_some() {}
+        });
+        let storage = TorrentStorage {
+            info: Arc::new(meta.info().clone()),
+            fs: Arc::new(NativeFileSystem::new(dir.path())),
+        };
+        disk.add_torrent(meta.info_hash(), storage).await.unwrap();
+        let mut times = Vec::new();
+        for _ in 0..RUNS {
+            let start = Instant::now();
+            let have = disk.check(meta.info_hash(), CheckMode::Full).await.unwrap();
+            times.push(start.elapsed());
+            assert!(have.is_full(), "our check finds every piece");
+        }
+        disk.shutdown().await.unwrap();
+        drain.await.unwrap();
+        times
+    });
+
+    let mut lt_default = Vec::new();
+    let mut lt_cores = Vec::new();
+    for _ in 0..RUNS {
+        let (s, valid, n) = libtorrent_recheck(&torrent, dir.path(), None);
+        assert_eq!((valid, n), (u64::from(pieces), u64::from(pieces)));
+        lt_default.push(Duration::from_secs_f64(s));
+        let (s, valid, _) = libtorrent_recheck(&torrent, dir.path(), Some(cores));
+        assert_eq!(valid, u64::from(pieces));
+        lt_cores.push(Duration::from_secs_f64(s));
+    }
+    let sha1 = openssl_sha1();
+
+    let bytes = (mib << 20) as f64;
+    let rate = |d: Duration| bytes / d.as_secs_f64() / 1e9;
+    println!(
+        "\n{mib} MiB, {pieces} pieces of {} KiB, v1, tmpfs, {cores} cores, best of {RUNS}\n",
+        piece_length / 1024
+    );
+    println!("| check | time (s) | GB/s |");
+    println!("| --- | ---: | ---: |");
+    for (name, times) in [
+        ("bitswarm `check(Full)`", &ours),
+        ("libtorrent `force_recheck` (default settings)", &lt_default),
+        (
+            &*format!("libtorrent `force_recheck` (`hashing_threads` = {cores})"),
+            &lt_cores,
+        ),
+    ] {
+        let t = best(times);
+        println!("| {name} | {:.3} | {:.2} |", t.as_secs_f64(), rate(t));
+    }
+    if let Some(sha1) = sha1 {
+        println!(
+            "| `openssl speed -evp sha1` (one core, 16 KiB blocks) | — | {:.2} |",
+            sha1 / 1e9
+        );
+        println!(
+            "\nbitswarm: {:.0}% of {cores} cores' SHA-1 rate; {:.2}x libtorrent (default), {:.2}x libtorrent ({cores} hashing threads)",
+            100.0 * rate(best(&ours)) / (cores as f64 * sha1 / 1e9),
+            best(&lt_default).as_secs_f64() / best(&ours).as_secs_f64(),
+            best(&lt_cores).as_secs_f64() / best(&ours).as_secs_f64(),
+        );
+    }
+}
