@@ -199,7 +199,9 @@ impl From<TorrentStatus> for TorrentJson {
     fn from(s: TorrentStatus) -> Self {
         Self {
             info_hash: s.id.to_string(),
-            name: s.name,
+            // A magnet's display name is not the torrent's name: null until
+            // the metadata (and so the length) is known.
+            name: s.name.filter(|_| s.total_length.is_some()),
             state: s.state.into(),
             progress: if s.progress.is_finite() {
                 s.progress.clamp(0.0, 1.0)
@@ -757,19 +759,19 @@ async fn add_torrent(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let (source, mut peers) = match media_type.as_str() {
+    // A magnet's `x.pe` peers are the session's to connect to.
+    let source = match media_type.as_str() {
         "text/plain" => {
             let text = std::str::from_utf8(&body)
                 .map_err(|_| ApiError::bad_request("the magnet link is not UTF-8"))?;
             let magnet = Magnet::parse(text.trim())
                 .map_err(|e| ApiError::bad_request(format!("magnet link: {e}")))?;
-            let peers = magnet_peers(&magnet);
-            (TorrentSource::Magnet(Box::new(magnet)), peers)
+            TorrentSource::Magnet(Box::new(magnet))
         }
         BITTORRENT_MEDIA_TYPE => {
             let metainfo = Metainfo::from_bytes(&body)
                 .map_err(|e| ApiError::bad_request(format!(".torrent file: {e}")))?;
-            (TorrentSource::Torrent(Box::new(metainfo)), Vec::new())
+            TorrentSource::Torrent(Box::new(metainfo))
         }
         "" => {
             return Err(ApiError::new(
@@ -786,18 +788,16 @@ async fn add_torrent(
             ));
         }
     };
-    peers.dedup();
     let output = query
         .output
         .as_deref()
         .map(|o| output_dir(&state.download_dir, o))
         .transpose()?;
     let add = AddTorrent {
-        source,
         output,
         paused: query.paused.unwrap_or(false),
         sequential: query.sequential.unwrap_or(false),
-        peers,
+        ..AddTorrent::new(source)
     };
     let id = state.session.add_torrent(add).await?;
     let status = state.session.status(id).await?;
@@ -808,15 +808,6 @@ async fn add_torrent(
     }
     tracing::info!(torrent = %id, "added");
     Ok(response)
-}
-
-/// The `x.pe` peers of a magnet that are IP addresses (host names are not looked up).
-fn magnet_peers(magnet: &Magnet) -> Vec<SocketAddr> {
-    magnet
-        .peers
-        .iter()
-        .filter_map(|p| p.parse::<SocketAddr>().ok())
-        .collect()
 }
 
 /// The folder an `output` parameter names, inside the download folder.

@@ -251,7 +251,7 @@ impl Config {
             dht_bind: self.dht.enabled.then_some(self.dht.bind),
             dht_bootstrap: self.dht.bootstrap.clone(),
             trackers: self.trackers,
-            disk: bitswarm_disk::DiskConfig::default(),
+            ..SessionConfig::default()
         }
     }
 }
