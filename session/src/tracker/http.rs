@@ -165,7 +165,7 @@ fn compact_peers(
     out: &mut Vec<SocketAddr>,
 ) -> Result<(), TrackerError> {
     let entry = if field == "peers6" { 18 } else { 6 };
-    if !bytes.len().is_multiple_of(entry) {
+    if bytes.len() % entry != 0 {
         return Err(bad(
             url,
             format!(
