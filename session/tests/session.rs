@@ -547,3 +547,161 @@ async fn garbage_from_peers_does_not_disturb_the_session() {
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recheck_finds_damaged_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let mut events = seed.session.events();
+    // Damage the start of the big file: its first piece no longer verifies.
+    let path = seed.data.join("sub/b.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[..100].fill(0xee);
+    std::fs::write(&path, &bytes).unwrap();
+
+    seed.session.recheck(seed.id).await.unwrap();
+    wait_for(&mut events, "checking", |e| {
+        *e == SessionEvent::StateChanged(seed.id, TorrentState::Checking)
+    })
+    .await;
+    wait_for(&mut events, "the end of the check", |e| {
+        *e == SessionEvent::StateChanged(seed.id, TorrentState::Downloading)
+    })
+    .await;
+    let status = seed.session.status(seed.id).await.unwrap();
+    assert_eq!(status.pieces.0 + 1, status.pieces.1);
+    let files = seed.session.files(seed.id).await.unwrap();
+    let b = files.iter().find(|f| f.path == "sub/b.bin").unwrap();
+    assert_eq!(b.downloaded, b.length - 32 * 1024);
+    seed.session.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_file_is_not_downloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, None, None).await;
+    let mut events = leecher.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = seed.session.listen_addrs();
+    add.paused = true;
+    let id = leecher.add_torrent(add).await.unwrap();
+    let files = seed.torrent.files();
+    let skipped = files
+        .iter()
+        .position(|f| f.path().components().join("/") == "sub/b.bin")
+        .unwrap();
+    let mut priorities = vec![4u8; files.len()];
+    priorities[skipped] = 0;
+    // Wrong lengths and values are refused.
+    assert!(leecher.set_file_priorities(id, vec![4]).await.is_err());
+    assert!(
+        leecher
+            .set_file_priorities(id, vec![9; files.len()])
+            .await
+            .is_err()
+    );
+    leecher.set_file_priorities(id, priorities).await.unwrap();
+    leecher.set_sequential(id, true).await.unwrap();
+    leecher.resume(id).await.unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+
+    let status = leecher.status(id).await.unwrap();
+    assert_eq!(status.state, TorrentState::Seeding);
+    assert!(status.pieces.0 < status.pieces.1);
+    for f in leecher.files(id).await.unwrap() {
+        if f.path == "sub/b.bin" {
+            assert_eq!(f.priority, 0);
+            // Only the pieces it shares with wanted neighbours come.
+            assert!(
+                f.downloaded <= 2 * 32 * 1024,
+                "a skipped file was downloaded"
+            );
+        } else {
+            assert_eq!(f.downloaded, f.length, "{} incomplete", f.path);
+        }
+    }
+    for name in ["a.bin", "sub/c.bin", "z.bin"] {
+        let a = std::fs::read(seed.data.join(name)).unwrap();
+        let b = std::fs::read(leech_dir.join("album").join(name)).unwrap();
+        assert!(a == b, "{name} differs");
+    }
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_over_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("seed");
+    let torrent = make_torrent(&data, 64 * 1024);
+    let v6 = |d: &Path| SessionConfig {
+        listen: vec!["[::1]:0".parse().unwrap()],
+        ..config(d)
+    };
+    let seeder = Session::start(v6(&data)).await.unwrap();
+    assert!(seeder.listen_addrs()[0].is_ipv6());
+    seeder
+        .add_torrent(AddTorrent::torrent(torrent.clone()))
+        .await
+        .unwrap();
+    let leech_dir = dir.path().join("leech");
+    let leecher = Session::start(v6(&leech_dir)).await.unwrap();
+    let mut events = leecher.events();
+    let mut add = AddTorrent::torrent(torrent);
+    add.peers = seeder.listen_addrs();
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&data.join("album"), &leech_dir.join("album"));
+    leecher.shutdown().await.unwrap();
+    seeder.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = Session::start(config(dir.path())).await.unwrap();
+    let torrent = make_torrent(&dir.path().join("data"), 32 * 1024);
+    let unknown = TorrentId(bitswarm_core::InfoHashV1([9; 20]));
+    assert!(matches!(
+        session.status(unknown).await,
+        Err(bitswarm_session::Error::UnknownTorrent(_))
+    ));
+    assert!(matches!(
+        session.pause(unknown).await,
+        Err(bitswarm_session::Error::UnknownTorrent(_))
+    ));
+    let id = session
+        .add_torrent(AddTorrent::torrent(torrent.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        session.add_torrent(AddTorrent::torrent(torrent)).await,
+        Err(bitswarm_session::Error::DuplicateTorrent(d)) if d == id
+    ));
+    // A magnet without metadata cannot take priorities or a recheck.
+    let magnet = bitswarm_metainfo::Magnet::parse(
+        "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
+    )
+    .unwrap();
+    let m = session
+        .add_torrent(AddTorrent::magnet(magnet))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.status(m).await.unwrap().state,
+        TorrentState::FetchingMetadata
+    );
+    assert!(matches!(
+        session.recheck(m).await,
+        Err(bitswarm_session::Error::NoMetadata(_))
+    ));
+    assert!(session.metainfo(m).await.unwrap().is_none());
+    assert_eq!(session.stats().await.torrents, 2);
+    session.shutdown().await.unwrap();
+}

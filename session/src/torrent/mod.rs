@@ -62,6 +62,8 @@ const MAX_CONNECTING: usize = 16;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Protocol violations after which a peer is disconnected.
 const MAX_VIOLATIONS: u32 = 20;
+/// A peer neither side is interested in after this long may make room.
+const USELESS_AFTER: Duration = Duration::from_secs(60);
 /// Hash failures shared with other peers after which a peer is banned.
 const BAN_STRIKES: u32 = 2;
 /// Banned addresses and strike counts kept.
@@ -726,6 +728,7 @@ impl Torrent {
             self.schedule_discovery(now);
             self.connect_more(now);
         }
+        self.save_resume(None);
     }
 
     fn set_error(&mut self, error: String) {
@@ -997,14 +1000,17 @@ impl Torrent {
         } else if let Some(raw) = p.early_bitfield.take() {
             match Bitfield::from_payload(&raw, n) {
                 Ok(b) => {
-                    p.have_count = b.count_ones();
                     bad |= sel.peer_bitfield(sk(key), &b).is_err();
+                    p.pieces = Some(b);
                 }
                 Err(_) => bad = true,
             }
         }
         for piece in std::mem::take(&mut p.early_haves) {
             bad |= sel.peer_have(sk(key), PieceIndex(piece)).is_err();
+            if piece < n {
+                p.note_have(piece, n);
+            }
         }
         if !p.choking_us {
             let _ = sel.peer_unchoked_us(now, sk(key));
@@ -1148,10 +1154,10 @@ impl Torrent {
                 self.violation(key, "BEP 6 message without the fast extension");
             }
             Message::HaveAll => {
-                let n = self.selector.as_ref().map(|s| s.layout().piece_count());
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.early_have_all = !registered;
-                    p.have_count = n.unwrap_or(u32::MAX);
+                    p.seed = true;
+                    p.pieces = None;
                 }
                 if registered {
                     if let Some(sel) = self.selector.as_mut() {
@@ -1209,7 +1215,9 @@ impl Torrent {
             return;
         }
         if let Some(p) = self.peers.get_mut(&key) {
-            p.have_count = p.have_count.saturating_add(1).min(n.unwrap_or(u32::MAX));
+            if let Some(n) = n {
+                p.note_have(piece.0, n);
+            }
             if !registered && p.early_haves.len() < MAX_EARLY_HAVES {
                 p.early_haves.push(piece.0);
             }
@@ -1239,7 +1247,8 @@ impl Torrent {
             }
         };
         if let Some(p) = self.peers.get_mut(&key) {
-            p.have_count = bitfield.count_ones();
+            p.seed = false;
+            p.pieces = Some(bitfield.clone());
             if !registered {
                 p.early_bitfield = Some(raw);
                 p.early_have_all = false;
@@ -1644,6 +1653,7 @@ impl Torrent {
                 self.save_resume(None);
             }
         }
+        self.make_room(now);
         // While seeding, other seeds are of no use to anyone.
         if self.is_complete() {
             if let Some(n) = self.meta.as_ref().map(|m| m.num_pieces()) {
@@ -1652,7 +1662,7 @@ impl Torrent {
                     .iter()
                     .filter(|(_, p)| {
                         p.in_selector
-                            && p.have_count >= n
+                            && p.have_count(n) >= n
                             && now.saturating_duration_since(p.connected_at)
                                 > Duration::from_secs(10)
                     })
@@ -1664,6 +1674,32 @@ impl Torrent {
                     }
                 }
             }
+        }
+    }
+
+    /// At the connection limit with addresses waiting, the least useful
+    /// peer (connected a while, neither side interested) makes room.
+    fn make_room(&mut self, now: Instant) {
+        let limit = self.services.config.max_connections_per_torrent.max(1);
+        if self.peers.len() < limit || self.candidates.len() == 0 {
+            return;
+        }
+        let Some(sel) = self.selector.as_ref() else {
+            return;
+        };
+        let idle = self
+            .peers
+            .iter()
+            .filter(|(k, p)| {
+                now.saturating_duration_since(p.connected_at) > USELESS_AFTER
+                    && !p.interested_in_us
+                    && !sel.is_interested_in(sk(**k))
+            })
+            .min_by_key(|(_, p)| p.connected_at)
+            .map(|(k, _)| *k);
+        if let Some(key) = idle {
+            tracing::debug!(torrent = %self.id, peer = key.0, "dropping an idle peer for a new one");
+            self.pm.disconnect(key);
         }
     }
 
@@ -1754,8 +1790,11 @@ impl Torrent {
             }
             Err(e) => {
                 tracing::debug!(torrent = %self.id, error = %e, "announce failed");
-                self.services
-                    .emit(SessionEvent::TorrentError(self.id, e.to_string()));
+                // Once per run of failures, not at every retry.
+                if self.announce_failures == 0 {
+                    self.services
+                        .emit(SessionEvent::TorrentError(self.id, e.to_string()));
+                }
                 self.announce_failures = self.announce_failures.saturating_add(1);
                 let backoff = Duration::from_secs(15)
                     .saturating_mul(2u32.saturating_pow(self.announce_failures.min(7)))
@@ -2017,7 +2056,7 @@ impl Torrent {
                     progress: if n == 0 {
                         0.0
                     } else {
-                        f64::from(p.have_count.min(n)) / f64::from(n)
+                        f64::from(p.have_count(n)) / f64::from(n)
                     },
                 }
             })

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bitswarm_core::PeerId;
+use bitswarm_core::{Bitfield, PeerId, PieceIndex};
 use bitswarm_handshake::{Direction, Extensions};
 use bitswarm_peer::extension::ExtensionIds;
 use bytes::Bytes;
@@ -36,8 +36,10 @@ pub(crate) struct PeerState {
     pub(crate) early_haves: Vec<u32>,
     pub(crate) choking_us: bool,
     pub(crate) interested_in_us: bool,
-    /// Pieces they have, for their progress.
-    pub(crate) have_count: u32,
+    /// They said `have all`.
+    pub(crate) seed: bool,
+    /// Pieces they have, once the piece count is known.
+    pub(crate) pieces: Option<Bitfield>,
     /// Block reads queued for them.
     pub(crate) uploads_pending: usize,
     /// Protocol violations seen.
@@ -70,10 +72,31 @@ impl PeerState {
             early_haves: Vec::new(),
             choking_us: true,
             interested_in_us: false,
-            have_count: 0,
+            seed: false,
+            pieces: None,
             uploads_pending: 0,
             violations: 0,
             pex_started: false,
+        }
+    }
+
+    /// A `have` of a torrent of `count` pieces (the index is checked).
+    pub(crate) fn note_have(&mut self, piece: u32, count: u32) {
+        if !self.seed {
+            let pieces = self.pieces.get_or_insert_with(|| Bitfield::new(count));
+            let _ = pieces.set(PieceIndex(piece), true);
+        }
+    }
+
+    /// How many of the torrent's `count` pieces they have.
+    pub(crate) fn have_count(&self, count: u32) -> u32 {
+        if self.seed {
+            count
+        } else {
+            self.pieces
+                .as_ref()
+                .map_or(0, Bitfield::count_ones)
+                .min(count)
         }
     }
 
