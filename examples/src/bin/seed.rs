@@ -66,7 +66,7 @@ struct Args {
     print_magnet: bool,
     /// The kind of torrent made of the content.
     #[arg(long, value_enum, default_value = "v1")]
-    version: TorrentVersion,
+    torrent_version: TorrentVersion,
     /// The piece length of the new torrent, bytes (default: by size).
     #[arg(long)]
     piece_length: Option<u64>,
@@ -274,7 +274,7 @@ async fn make_torrent(args: &Args, trackers: &[String]) -> Result<Metainfo, Stri
     if !args.path.exists() {
         return Err(format!("{}: no such file or folder", args.path.display()));
     }
-    let mut builder = TorrentBuilder::new(&args.path).version(match args.version {
+    let mut builder = TorrentBuilder::new(&args.path).version(match args.torrent_version {
         TorrentVersion::V1 => Version::V1,
         TorrentVersion::V2 => Version::V2,
         TorrentVersion::Hybrid => Version::Hybrid,
@@ -297,4 +297,12 @@ async fn make_torrent(args: &Args, trackers: &[String]) -> Result<Metainfo, Stri
         started.elapsed().as_secs_f64()
     );
     Ok(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_are_consistent() {
+        <super::Args as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -508,6 +508,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arguments_are_consistent() {
+        <Args as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));

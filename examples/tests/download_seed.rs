@@ -1,0 +1,293 @@
+//! The `seed` and `download` binaries together on loopback, and `download`
+//! from a libtorrent seeder.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bitswarm_testkit::content;
+
+/// A child process killed (by its id) when dropped.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `program` with stdout piped and read line by line.
+    fn start(program: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one starts with `prefix`; returns the rest of it.
+    fn wait_for(&mut self, prefix: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.to_owned();
+                    }
+                }
+                Err(e) => panic!("no line {prefix:?} ({e}); output so far: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// The line that began with `prefix`, among those read.
+    fn seen(&self, prefix: &str) -> Option<String> {
+        self.seen
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::to_owned)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn download(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_download"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn assert_success(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The files of the test content: (path, length).
+const FILES: &[(&str, u64)] = &[
+    ("a.bin", 3 * 1024 * 1024 + 123),
+    ("sub/b.bin", 700_001),
+    ("c.bin", 1),
+];
+
+fn assert_same_tree(source: &Path, copy: &Path) {
+    for (path, len) in FILES {
+        let a = std::fs::read(source.join(path)).unwrap();
+        let b = std::fs::read(copy.join(path))
+            .unwrap_or_else(|e| panic!("{}: {e}", copy.join(path).display()));
+        assert_eq!(a.len() as u64, *len);
+        assert!(a == b, "{path} differs");
+    }
+}
+
+#[test]
+fn download_from_seed_by_torrent_and_by_magnet() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src/album");
+    content::write_tree(&source, FILES, 7).unwrap();
+    let torrent = dir.path().join("album.torrent");
+    let torrent_arg = torrent.to_str().unwrap();
+
+    let mut seed = Running::start(
+        env!("CARGO_BIN_EXE_seed"),
+        &[
+            source.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--torrent-out",
+            torrent_arg,
+            "--piece-length",
+            "32768",
+            "--print-magnet",
+        ],
+    );
+    seed.wait_for("seeding ", Duration::from_secs(60));
+    let addr: SocketAddr = seed.seen("listening on ").unwrap().parse().unwrap();
+    let magnet = seed.seen("magnet: ").unwrap();
+    let parsed = bitswarm_metainfo::Magnet::parse(&magnet).unwrap();
+    assert_eq!(parsed.peers, vec![addr.to_string()], "{magnet}");
+    assert!(torrent.exists());
+
+    // By the .torrent file, from the address given.
+    let out_dir = dir.path().join("out1");
+    let out = download(&[
+        torrent_arg,
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--peer",
+        &addr.to_string(),
+        "--listen",
+        "127.0.0.1:0",
+        "--timeout",
+        "120",
+    ]);
+    let stdout = assert_success(&out);
+    assert!(stdout.contains("complete: album"), "{stdout}");
+    assert_same_tree(&source, &out_dir.join("album"));
+
+    // By the magnet link: metadata from the seeder (its `x.pe`), then the data.
+    let out_dir = dir.path().join("out2");
+    let out = download(&[
+        &magnet,
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--timeout",
+        "120",
+    ]);
+    assert_success(&out);
+    assert_same_tree(&source, &out_dir.join("album"));
+}
+
+#[test]
+fn download_fails_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out_arg = out_dir.to_str().unwrap();
+
+    let out = download(&["/nonexistent/x.torrent", "-o", out_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.torrent"));
+
+    let junk = dir.path().join("junk.torrent");
+    std::fs::write(&junk, b"not bencode").unwrap();
+    let out = download(&[junk.to_str().unwrap(), "-o", out_arg]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = download(&["magnet:?xt=urn:btih:nothex", "-o", out_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad magnet link"));
+
+    // No peer at all: it gives up at the timeout, saying so.
+    let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
+    let out = download(&[
+        magnet,
+        "-o",
+        out_arg,
+        "--listen",
+        "127.0.0.1:0",
+        "--no-trackers",
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not complete after 2 s"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn seed_refuses_incomplete_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src/album");
+    content::write_tree(&source, FILES, 7).unwrap();
+    let torrent = dir.path().join("album.torrent");
+    // Make the torrent, then stop.
+    let made = Command::new(env!("CARGO_BIN_EXE_seed"))
+        .args([source.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--torrent-out", torrent.to_str().unwrap(), "--run-for", "0"])
+        .output()
+        .unwrap();
+    assert_success(&made);
+    // Damage the data: the check finds it.
+    std::fs::write(source.join("a.bin"), b"short").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_seed"))
+        .args([torrent.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--data", source.parent().unwrap().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().any(|l| l.starts_with("seed: ")), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("seeding"));
+}
+
+#[test]
+#[ignore = "needs python3-libtorrent: run scripts/test-all"]
+fn download_from_libtorrent() {
+    use bitswarm_testkit::libtorrent;
+    use bitswarm_testkit::lt_session::{LtSession, SessionSpec, TorrentSpec};
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src/album");
+    content::write_tree(&source, FILES, 11).unwrap();
+    for (name, v1_only) in [("v1", true), ("hybrid", false)] {
+        let torrent = dir.path().join(format!("{name}.torrent"));
+        let hashes = libtorrent::create_torrent(&source, &torrent, v1_only).unwrap();
+        let spec = SessionSpec {
+            torrents: vec![TorrentSpec {
+                torrent: Some(torrent.clone()),
+                seed_mode: true,
+                ..TorrentSpec::new(&dir.path().join("src"))
+            }],
+            ..SessionSpec::default()
+        };
+        let seeder = LtSession::start(&spec).unwrap();
+        let peer = format!("127.0.0.1:{}", seeder.port());
+
+        let out_dir = dir.path().join(format!("{name}-torrent"));
+        let out = download(&[
+            torrent.to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--peer",
+            &peer,
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "120",
+        ]);
+        assert_success(&out);
+        assert_same_tree(&source, &out_dir.join("album"));
+
+        // A magnet link: the metadata comes from libtorrent (BEP 9).
+        let magnet = format!("magnet:?xt=urn:btih:{}", hashes.v1.unwrap());
+        let out_dir = dir.path().join(format!("{name}-magnet"));
+        let out = download(&[
+            &magnet,
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--peer",
+            &peer,
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "120",
+        ]);
+        assert_success(&out);
+        assert_same_tree(&source, &out_dir.join("album"));
+    }
+}
