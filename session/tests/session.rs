@@ -705,3 +705,42 @@ async fn api_errors_are_typed() {
     assert_eq!(session.stats().await.torrents, 2);
     session.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_failure_stops_the_torrent_not_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    // The leecher's download folder is a regular file: nothing can be written.
+    let blocked = dir.path().join("not-a-folder");
+    std::fs::write(&blocked, b"x").unwrap();
+    let leecher = leecher(&blocked, None, None).await;
+    let mut events = leecher.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = seed.session.listen_addrs();
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(
+        &mut events,
+        "a torrent error",
+        |e| matches!(e, SessionEvent::TorrentError(t, _) if *t == id),
+    )
+    .await;
+    wait_for(&mut events, "the error state", |e| {
+        *e == SessionEvent::StateChanged(id, TorrentState::Error)
+    })
+    .await;
+    let status = leecher.status(id).await.unwrap();
+    assert_eq!(status.state, TorrentState::Error);
+    assert!(status.error.is_some());
+    assert_eq!(status.peers, 0);
+    // The session goes on: the torrent can be removed and added elsewhere.
+    leecher.remove(id, false).await.unwrap();
+    let good = dir.path().join("good");
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = seed.session.listen_addrs();
+    add.output = Some(good.clone());
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&seed.data, &good.join("album"));
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}
