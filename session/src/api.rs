@@ -456,3 +456,46 @@ impl Session {
         self.shared.shutdown().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitswarm_core::InfoHashV1;
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_how_many_it_missed() {
+        let (tx, rx) = tokio::sync::broadcast::channel(2);
+        let mut events = SessionEvents::new(rx);
+        let id = TorrentId(InfoHashV1([1; 20]));
+        for piece in 0..5 {
+            tx.send(SessionEvent::PieceDone(id, piece)).unwrap();
+        }
+        assert_eq!(events.next_event().await, Some(SessionEvent::Lagged(3)));
+        assert_eq!(
+            events.next_event().await,
+            Some(SessionEvent::PieceDone(id, 3))
+        );
+        assert_eq!(
+            events.next_event().await,
+            Some(SessionEvent::PieceDone(id, 4))
+        );
+        drop(tx);
+        assert_eq!(events.next_event().await, None);
+    }
+
+    #[test]
+    fn defaults_listen_on_every_address() {
+        let c = SessionConfig::default();
+        assert_eq!(c.listen.len(), 2);
+        assert!(
+            c.listen
+                .iter()
+                .all(|a| a.port() == 6881 && a.ip().is_unspecified())
+        );
+        assert!(c.trackers && c.dht_bind.is_none() && c.resume_dir.is_none());
+        let add = AddTorrent::new(TorrentSource::Magnet(Box::new(
+            Magnet::parse("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567").unwrap(),
+        )));
+        assert!(!add.paused && !add.sequential && add.peers.is_empty() && add.output.is_none());
+    }
+}

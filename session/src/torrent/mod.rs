@@ -698,6 +698,12 @@ impl Torrent {
         let Some(meta) = self.meta.clone() else {
             return;
         };
+        if !meta.version().has_v1() {
+            // Each file's last piece is short in a v2-only torrent: one
+            // piece layout does not describe it.
+            self.set_error("v2-only torrents are not supported".into());
+            return;
+        }
         let Ok(piece_length) = u32::try_from(meta.piece_length()) else {
             self.set_error("piece length above 4 GiB".into());
             return;
