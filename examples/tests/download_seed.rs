@@ -171,6 +171,47 @@ fn download_from_seed_by_torrent_and_by_magnet() {
 }
 
 #[test]
+fn download_finds_the_seed_through_its_tracker() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src/album");
+    content::write_tree(&source, FILES, 9).unwrap();
+    let torrent = dir.path().join("album.torrent");
+    let mut seed = Running::start(
+        env!("CARGO_BIN_EXE_seed"),
+        &[
+            source.to_str().unwrap(),
+            "--tracker-server",
+            "127.0.0.1:0",
+            "--listen",
+            "127.0.0.1:0",
+            "--torrent-out",
+            torrent.to_str().unwrap(),
+            "--torrent-version",
+            "hybrid",
+        ],
+    );
+    let url = seed.wait_for("tracker on ", Duration::from_secs(30));
+    seed.wait_for("seeding ", Duration::from_secs(60));
+    let meta = bitswarm_metainfo::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
+    assert_eq!(meta.trackers(), vec![vec![url]]);
+    assert_eq!(meta.version(), bitswarm_metainfo::Version::Hybrid);
+
+    // No peer given: the tracker in the torrent names the seeder.
+    let out_dir = dir.path().join("out");
+    let out = download(&[
+        torrent.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--timeout",
+        "120",
+    ]);
+    assert_success(&out);
+    assert_same_tree(&source, &out_dir.join("album"));
+}
+
+#[test]
 fn download_fails_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");

@@ -138,8 +138,15 @@ async fn run(args: Args) -> Result<(), String> {
         )
         .await
         .map_err(|e| format!("starting the tracker on {bind}: {e}"))?;
-        let url = format!("udp://{}/announce", reachable(server.local_addrs()[0]));
+        let bound = server.local_addrs()[0];
+        let url = format!("udp://{}/announce", reachable(bound));
         println!("tracker on {url}");
+        if bound.ip().is_unspecified() {
+            eprintln!(
+                "note: the torrent names the tracker by a loopback address; \
+                 add --tracker with its public URL for other hosts"
+            );
+        }
         trackers.insert(0, url);
         tracker = Some(server);
     }
