@@ -276,3 +276,45 @@ fn serde_json_settings(routers: &[String]) -> serde_json::Map<String, serde_json
     s.insert("dht_announce_interval".into(), 2.into());
     s
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3-libtorrent: run scripts/test-all"]
+async fn libtorrent_gets_the_metadata_of_a_magnet_from_us() {
+    let dir = tempfile::tempdir().unwrap();
+    let (album, _torrent_path, meta) = content_and_torrent(dir.path(), "us");
+    let session = Session::start(config(&dir.path().join("us")))
+        .await
+        .unwrap();
+    let mut events = session.events();
+    let id = session
+        .add_torrent(AddTorrent::torrent(meta.clone()))
+        .await
+        .unwrap();
+    let seeding = tokio::time::timeout(LIMIT, async {
+        while let Some(e) = events.next_event().await {
+            if e == SessionEvent::StateChanged(id, bitswarm_session::TorrentState::Seeding) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(seeding, Ok(true));
+
+    // libtorrent knows only the v1 info-hash and our address.
+    let lt_dir = dir.path().join("lt");
+    let spec = SessionSpec {
+        torrents: vec![TorrentSpec {
+            info_hash: Some(id.to_string()),
+            peers: session.listen_addrs(),
+            ..TorrentSpec::new(&lt_dir)
+        }],
+        stop_after: Duration::from_secs(120),
+        ..SessionSpec::default()
+    };
+    let mut lt = LtSession::start(&spec).unwrap();
+    let finished = tokio::task::block_in_place(|| lt.wait_for(LIMIT, |e| e["event"] == "finished"));
+    assert!(finished.is_ok(), "libtorrent did not finish: {finished:?}");
+    assert_same_tree(&album, &lt_dir.join("album"));
+    session.shutdown().await.unwrap();
+}

@@ -744,3 +744,39 @@ async fn a_storage_failure_stops_the_torrent_not_the_session() {
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_are_learned_through_pex() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let seed_addr = seed.session.listen_addrs()[0];
+    // A knows the seeder; B knows only A.
+    let a = leecher(&dir.path().join("a"), None, None).await;
+    let mut a_events = a.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = vec![seed_addr];
+    let id = a.add_torrent(add).await.unwrap();
+    wait_for(&mut a_events, "A connected", |e| {
+        *e == SessionEvent::PeerConnected(id, seed_addr)
+    })
+    .await;
+
+    let b_dir = dir.path().join("b");
+    let b = leecher(&b_dir, None, None).await;
+    let mut b_events = b.events();
+    let mut add = AddTorrent::torrent(seed.torrent.clone());
+    add.peers = a.listen_addrs();
+    b.add_torrent(add).await.unwrap();
+    wait_for(&mut b_events, "B connected to the seeder", |e| {
+        *e == SessionEvent::PeerConnected(id, seed_addr)
+    })
+    .await;
+    wait_for(&mut b_events, "finish", |e| {
+        *e == SessionEvent::Finished(id)
+    })
+    .await;
+    assert_same_tree(&seed.data, &b_dir.join("album"));
+    b.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}

@@ -1474,6 +1474,7 @@ impl Torrent {
                 if source {
                     self.request_metadata(now);
                 }
+                self.send_initial_pex(key);
             }
             ExtendedMessage::UtMetadata(m) => self.on_ut_metadata(key, m, now),
             ExtendedMessage::UtPex(pex) => {
@@ -1591,6 +1592,37 @@ impl Torrent {
                     }
                 }
             }
+        }
+    }
+
+    /// The first PEX message to a peer: every peer we know the listen
+    /// address of, right after its extension handshake.
+    fn send_initial_pex(&mut self, key: PeerKey) {
+        let Some(p) = self.peers.get(&key) else {
+            return;
+        };
+        if self.private() || p.pex_started || p.their_ids.is_none_or(|ids| ids.ut_pex == 0) {
+            return;
+        }
+        let own = p.listen_addr();
+        let added: Vec<(SocketAddr, PexFlags)> = self
+            .peers
+            .values()
+            .filter_map(PeerState::listen_addr)
+            .filter(|a| Some(*a) != own)
+            .take(MAX_PEX)
+            .map(|a| (a, PexFlags::default()))
+            .collect();
+        if added.is_empty() {
+            return;
+        }
+        let pex = UtPex {
+            added,
+            dropped: Vec::new(),
+        };
+        self.send_extended(key, &ExtendedMessage::UtPex(pex));
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.pex_started = true;
         }
     }
 
