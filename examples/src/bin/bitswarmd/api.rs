@@ -621,7 +621,8 @@ impl From<bitswarm_session::Error> for ApiError {
         let status = match &e {
             E::UnknownTorrent(_) => StatusCode::NOT_FOUND,
             E::DuplicateTorrent(_) => StatusCode::CONFLICT,
-            E::Metainfo(_) => StatusCode::BAD_REQUEST,
+            E::Metainfo(_) | E::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            E::NoMetadata(_) => StatusCode::CONFLICT,
             E::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -903,6 +904,7 @@ async fn resume_torrent(
         (status = 200, description = "Checking; the torrent as it is now", body = TorrentJson),
         (status = 400, description = "Not an info-hash", body = ErrorBody),
         (status = 404, description = "No such torrent", body = ErrorBody),
+        (status = 409, description = "The torrent has no metadata yet: nothing to check", body = ErrorBody),
     ))]
 async fn recheck_torrent(
     State(state): State<AppState>,
