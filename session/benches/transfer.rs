@@ -80,7 +80,12 @@ fn main() -> Result<(), BoxError> {
     let quarter = mib * (1 << 20) / 4;
     content::write_tree(
         &content_dir,
-        &[("a.bin", quarter), ("b.bin", quarter), ("c.bin", quarter), ("d.bin", quarter)],
+        &[
+            ("a.bin", quarter),
+            ("b.bin", quarter),
+            ("c.bin", quarter),
+            ("d.bin", quarter),
+        ],
         0x5eed,
     )?;
     let torrent_path = work.path().join("payload.torrent");
@@ -135,7 +140,9 @@ fn main() -> Result<(), BoxError> {
 
     let base = rows[0].2.seconds;
     println!();
-    println!("| seeder → leecher | time | throughput | vs libtorrent → libtorrent | CPU s/GiB (both ends) |");
+    println!(
+        "| seeder → leecher | time | throughput | vs libtorrent → libtorrent | CPU s/GiB (both ends) |"
+    );
     println!("| --- | --- | --- | --- | --- |");
     for (seeder, leecher, m) in &rows {
         println!(
@@ -225,7 +232,9 @@ async fn transfer(
             cpu_self = ProcessTime::now();
             leecher_cpu_before = session.process().id().map_or(0.0, process_cpu_seconds);
             tokio::task::block_in_place(|| {
-                session.wait_for(LIMIT, |e| e["event"] == "finished" && e["info_hash"] == hex.as_str())
+                session.wait_for(LIMIT, |e| {
+                    e["event"] == "finished" && e["info_hash"] == hex.as_str()
+                })
             })?;
             lt_leecher = Some(session);
         }
