@@ -212,6 +212,80 @@ fn download_finds_the_seed_through_its_tracker() {
 }
 
 #[test]
+fn download_keeps_seeding_with_seed_until_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src/album");
+    content::write_tree(&source, FILES, 13).unwrap();
+    let torrent = dir.path().join("album.torrent");
+    let torrent_arg = torrent.to_str().unwrap();
+    let mut seed = Running::start(
+        env!("CARGO_BIN_EXE_seed"),
+        &[
+            source.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--torrent-out",
+            torrent_arg,
+        ],
+    );
+    seed.wait_for("seeding ", Duration::from_secs(60));
+    let seed_addr = seed.seen("listening on ").unwrap();
+
+    // A downloads from the seed, then keeps seeding.
+    let a_dir = dir.path().join("a");
+    let mut a = Running::start(
+        env!("CARGO_BIN_EXE_download"),
+        &[
+            torrent_arg,
+            "-o",
+            a_dir.to_str().unwrap(),
+            "--peer",
+            &seed_addr,
+            "--listen",
+            "127.0.0.1:0",
+            "--no-trackers",
+            "--seed",
+        ],
+    );
+    let a_addr = a.wait_for("listening on ", Duration::from_secs(30));
+    a.wait_for("seeding; Ctrl-C to stop", Duration::from_secs(120));
+    drop(seed);
+
+    // B gets everything from A alone.
+    let b_dir = dir.path().join("b");
+    let out = download(&[
+        torrent_arg,
+        "-o",
+        b_dir.to_str().unwrap(),
+        "--peer",
+        &a_addr,
+        "--listen",
+        "127.0.0.1:0",
+        "--no-trackers",
+        "--timeout",
+        "120",
+    ]);
+    assert_success(&out);
+    assert_same_tree(&source, &b_dir.join("album"));
+
+    // Ctrl-C ends A's seeding cleanly.
+    let status = Command::new("kill")
+        .args(["-INT", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(s) = a.child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(Instant::now() < deadline, "download --seed ignored SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0));
+}
+
+#[test]
 fn download_fails_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");

@@ -120,11 +120,10 @@ async fn run(args: Args) -> Result<Outcome, String> {
         .add_torrent(add)
         .await
         .map_err(|e| format!("adding the torrent: {e}"))?;
-    eprintln!(
-        "downloading {id} into {}, listening on {}",
-        args.output.display(),
-        join(&session.listen_addrs())
-    );
+    println!("downloading {id} into {}", args.output.display());
+    for addr in session.listen_addrs() {
+        println!("listening on {addr}");
+    }
 
     let started = Instant::now();
     let deadline = args
@@ -231,14 +230,6 @@ fn show(bar: &ProgressBar, status: &TorrentStatus) {
         _ => "",
     };
     bar.set_message(format!("{state}{} peers", status.peers));
-}
-
-fn join(addrs: &[SocketAddr]) -> String {
-    addrs
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
