@@ -173,8 +173,9 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let Some(t) = app.current() else {
         return;
     };
+    let info_height = if t.error.is_some() { 6 } else { 5 };
     let [info, gauge, files, peers] = Layout::vertical([
-        Constraint::Length(6),
+        Constraint::Length(info_height),
         Constraint::Length(1),
         Constraint::Min(4),
         Constraint::Min(4),
