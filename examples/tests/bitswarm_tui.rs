@@ -134,12 +134,17 @@ impl Daemon {
             .stderr(fs::File::create(root.join("stderr")).unwrap())
             .spawn()
             .unwrap();
+        // Killed by `drop` if it never gets ready.
+        let mut daemon = Self {
+            child,
+            url: String::new(),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let out = fs::read_to_string(&stdout).unwrap_or_default();
             if let Some(rest) = out.lines().find_map(|l| l.strip_prefix("bitswarmd: api=")) {
-                let url = rest.split(' ').next().unwrap().to_owned();
-                return Self { child, url };
+                daemon.url = rest.split(' ').next().unwrap().to_owned();
+                return daemon;
             }
             assert!(Instant::now() < deadline, "bitswarmd is not ready");
             std::thread::sleep(Duration::from_millis(50));
