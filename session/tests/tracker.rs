@@ -44,6 +44,10 @@ enum Reply {
     Unsized(Vec<u8>),
     /// Waits this long before answering `Body`.
     Slow(Duration, Vec<u8>),
+    /// 302 to this location.
+    Redirect(String),
+    /// 302 to itself.
+    RedirectLoop,
 }
 
 /// A one-route HTTP/1.1 tracker on 127.0.0.1 that records each request
@@ -76,7 +80,16 @@ impl HttpTracker {
                     let head = String::from_utf8_lossy(&head).into_owned();
                     let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
                     log.lock().unwrap().push(target);
+                    let mut location = None;
                     let (status, body, sized) = match reply {
+                        Reply::Redirect(to) => {
+                            location = Some(to);
+                            (302, Vec::new(), true)
+                        }
+                        Reply::RedirectLoop => {
+                            location = Some(format!("http://{addr}/again"));
+                            (302, Vec::new(), true)
+                        }
                         Reply::Body(b) => (200, b, true),
                         Reply::Status(s, b) => (s, b, true),
                         Reply::Unsized(b) => (200, b, false),
@@ -86,6 +99,9 @@ impl HttpTracker {
                         }
                     };
                     let mut out = format!("HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n");
+                    if let Some(to) = location {
+                        out.push_str(&format!("Location: {to}\r\n"));
+                    }
                     if sized {
                         out.push_str(&format!("Content-Length: {}\r\n", body.len()));
                     }
@@ -325,6 +341,46 @@ async fn http_failures_are_typed_errors() {
         let err = client.announce(url, &request(1)).await.unwrap_err();
         assert!(matches!(err, TrackerError::BadUrl(_)), "{url}: {err}");
     }
+}
+
+#[tokio::test]
+async fn redirects_are_followed_to_http_only() {
+    let client = client().await;
+    let ok = dict! { "interval" => 60, "peers" => vec![10u8, 0, 0, 7, 0, 81] }.to_bencode();
+    let target = HttpTracker::start(Reply::Body(ok)).await;
+    let redirect = HttpTracker::start(Reply::Redirect(target.url("/announce?via=302"))).await;
+    let r = client
+        .announce(&redirect.url("/announce"), &request(1))
+        .await
+        .unwrap();
+    assert_eq!(r.peers, vec!["10.0.0.7:81".parse::<SocketAddr>().unwrap()]);
+    assert!(
+        target.seen()[0].starts_with("/announce?via=302"),
+        "{:?}",
+        target.seen()
+    );
+
+    // Not to another scheme: the redirect itself is the answer, and it is not one.
+    let elsewhere = HttpTracker::start(Reply::Redirect("file:///etc/passwd".into())).await;
+    let err = client
+        .announce(&elsewhere.url("/announce"), &request(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TrackerError::BadResponse { reason, .. } if reason.contains("302")),
+        "{err}"
+    );
+
+    // Not forever.
+    let looping = HttpTracker::start(Reply::RedirectLoop).await;
+    let err = client
+        .announce(&looping.url("/announce"), &request(1))
+        .await
+        .unwrap_err();
+    // The first request and the redirects allowed, no more.
+    let allowed = TrackerClientConfig::default().max_redirects;
+    assert_eq!(looping.seen().len(), 1 + allowed, "{:?}", looping.seen());
+    assert!(matches!(err, TrackerError::Unreachable { .. }), "{err}");
 }
 
 #[tokio::test]

@@ -179,7 +179,7 @@ impl TrackerClient {
     ) -> Result<Self, TrackerError> {
         let max_redirects = config.max_redirects;
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= max_redirects {
+            if attempt.previous().len() > max_redirects {
                 attempt.error("too many redirects")
             } else if matches!(attempt.url().scheme(), "http" | "https") {
                 attempt.follow()
