@@ -780,3 +780,81 @@ async fn peers_are_learned_through_pex() {
     a.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_meet_through_a_udp_tracker_and_announce_stopped() {
+    use bitswarm_utracker::{
+        MemoryStore, ScrapeStats, StoreConfig, TrackerClient, TrackerClientConfig, TrackerServer,
+        TrackerServerConfig,
+    };
+
+    let tracker = TrackerServer::bind(
+        TrackerServerConfig {
+            workers: 1,
+            ..TrackerServerConfig::default()
+        },
+        MemoryStore::new(StoreConfig::default(), std::time::Instant::now()),
+    )
+    .await
+    .unwrap();
+    let url = format!("udp://{}/announce", tracker.local_addrs()[0]);
+    let scraper = TrackerClient::bind(TrackerClientConfig::default())
+        .await
+        .unwrap();
+    // Polls the tracker until `pred` holds for the torrent's counts.
+    let until = |what: &'static str, hash, pred: fn(&ScrapeStats) -> bool| {
+        let (scraper, url) = (&scraper, url.clone());
+        async move {
+            let ok = tokio::time::timeout(LIMIT, async {
+                loop {
+                    if let Ok(stats) = scraper.scrape(&url, &[hash]).await {
+                        if stats.first().is_some_and(pred) {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await;
+            assert!(ok.is_ok(), "tracker never saw {what}");
+        }
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("seed");
+    content::write_tree(&data.join("album"), FILES, 7).unwrap();
+    let torrent = TorrentBuilder::new(data.join("album"))
+        .piece_length(32 * 1024)
+        .tracker(url.clone())
+        .build()
+        .unwrap();
+    let hash = torrent.wire_info_hash();
+    let with_trackers = |d: &Path| SessionConfig {
+        trackers: true,
+        ..config(d)
+    };
+    let seeder = Session::start(with_trackers(&data)).await.unwrap();
+    seeder
+        .add_torrent(AddTorrent::torrent(torrent.clone()))
+        .await
+        .unwrap();
+    until("the seeder", hash, |s| s.seeders == 1).await;
+
+    let leech_dir = dir.path().join("leech");
+    let leecher = Session::start(with_trackers(&leech_dir)).await.unwrap();
+    let mut events = leecher.events();
+    let id = leecher
+        .add_torrent(AddTorrent::torrent(torrent))
+        .await
+        .unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&data.join("album"), &leech_dir.join("album"));
+    until("the completed download", hash, |s| {
+        s.seeders == 2 && s.completed >= 1 && s.leechers == 0
+    })
+    .await;
+
+    leecher.shutdown().await.unwrap();
+    seeder.shutdown().await.unwrap();
+    until("both stop", hash, |s| s.seeders == 0 && s.leechers == 0).await;
+}

@@ -52,8 +52,9 @@ use peer::{MAX_EARLY_HAVES, PeerState};
 
 /// Blocks handed to storage and not yet written; above it, peers are not read.
 const MAX_WRITES_IN_FLIGHT: usize = 256;
-/// Block reads queued per peer; more requests are rejected.
-const MAX_UPLOADS_PER_PEER: usize = 64;
+/// Block reads queued per peer; more requests are rejected. Announced to
+/// peers as `reqq` (BEP 10).
+const MAX_UPLOADS_PER_PEER: usize = 128;
 /// The longest block a peer may request (BEP 3 clients ask 16 KiB).
 const MAX_REQUEST: u32 = 32 * 1024;
 /// Connection attempts in progress per torrent.
@@ -762,10 +763,9 @@ impl Torrent {
                 if !was_complete && sel.is_complete() {
                     tracing::info!(torrent = %self.id, "finished");
                     self.services.emit(SessionEvent::Finished(self.id));
-                    if self.started_announced {
-                        self.announce_event = AnnounceEvent::Completed;
-                        self.announce_next = Some(now);
-                    }
+                    // After an announce in flight, if any.
+                    self.announce_event = AnnounceEvent::Completed;
+                    self.announce_next = Some(now);
                     self.save_resume(None);
                 }
             }
@@ -946,6 +946,7 @@ impl Torrent {
                 self.meta.as_ref().map(|m| m.info_bytes().len() as u64),
             );
             hs.p = Some(self.services.listen_port());
+            hs.reqq = Some(MAX_UPLOADS_PER_PEER as u32);
             hs.yourip = Some(addr.ip());
             if self.private() {
                 hs.m.remove(bitswarm_peer::extension::names::UT_PEX);
