@@ -286,6 +286,73 @@ fn download_keeps_seeding_with_seed_until_interrupted() {
 }
 
 #[test]
+fn download_finds_a_peer_through_the_dht() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src/album");
+    content::write_tree(&source, FILES, 17).unwrap();
+    let torrent = dir.path().join("album.torrent");
+    let torrent_arg = torrent.to_str().unwrap();
+
+    // A DHT node on loopback for both downloads to bootstrap from.
+    let router = format!("127.0.0.1:{}", bitswarm_testkit::free_port().unwrap());
+    let mut node = Running::start(
+        env!("CARGO_BIN_EXE_dht-node"),
+        &["--bind", &router, "--every", "1"],
+    );
+    node.wait_for("bootstrap: ", Duration::from_secs(30));
+
+    let mut seed = Running::start(
+        env!("CARGO_BIN_EXE_seed"),
+        &[
+            source.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--torrent-out",
+            torrent_arg,
+        ],
+    );
+    seed.wait_for("seeding ", Duration::from_secs(60));
+    let seed_addr = seed.seen("listening on ").unwrap();
+
+    // A: from the seed by address, then seeding and announcing on the DHT.
+    let dht = ["--dht-bootstrap", &router, "--dht-bind", "127.0.0.1:0"];
+    let a_dir = dir.path().join("a");
+    let mut a_args = vec![
+        torrent_arg,
+        "-o",
+        a_dir.to_str().unwrap(),
+        "--peer",
+        &seed_addr,
+        "--listen",
+        "127.0.0.1:0",
+        "--no-trackers",
+        "--seed",
+    ];
+    a_args.extend(dht);
+    let mut a = Running::start(env!("CARGO_BIN_EXE_download"), &a_args);
+    a.wait_for("seeding; Ctrl-C to stop", Duration::from_secs(120));
+    drop(seed);
+
+    // B: no peer, no tracker (the torrent has none): only the DHT leads to A.
+    let b_dir = dir.path().join("b");
+    let mut b_args = vec![
+        torrent_arg,
+        "-o",
+        b_dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--no-trackers",
+        "--timeout",
+        "120",
+    ];
+    b_args.extend(dht);
+    let out = download(&b_args);
+    assert_success(&out);
+    assert_same_tree(&source, &b_dir.join("album"));
+    drop(a);
+}
+
+#[test]
 fn download_fails_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
