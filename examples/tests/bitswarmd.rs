@@ -923,28 +923,23 @@ fn schemathesis() -> PathBuf {
     st
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs schemathesis: run scripts/install-schemathesis, then scripts/test-all"]
-async fn openapi_document_holds_under_schemathesis() {
-    let st = schemathesis();
-    let root = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(root.path(), &config(root.path(), ""), &[]);
-    let report = root.path().join("schemathesis");
-    // The event stream never ends by itself, so it is left out.
-    let out = Command::new(&st)
+/// Runs schemathesis against a daemon's document with every check, the
+/// endless `/v1/events` left out, and fails with its report unless it passes.
+fn run_schemathesis(st: &Path, daemon: &Daemon, dir: &Path, extra: &[&str], max_time: u32) {
+    let out = Command::new(st)
         .arg("run")
         .arg(format!("{}/v1/openapi.json", daemon.url))
         .args(["--checks", "all"])
         .args(["--exclude-path", "/v1/events"])
         .args(["--max-examples", "25"])
-        .args(["--max-time", "60"])
+        .args(["--max-time", &max_time.to_string()])
         .args(["--request-timeout", "10"])
         .args(["--seed", "20261123"])
         .args(["--workers", "1"])
+        .args(extra)
         .arg("--report-dir")
-        .arg(&report)
-        .env("SCHEMATHESIS_HOOKS", "")
-        .current_dir(root.path())
+        .arg(dir.join("schemathesis-report"))
+        .current_dir(dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -954,10 +949,30 @@ async fn openapi_document_holds_under_schemathesis() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    // Every operation but the event stream was exercised.
     assert!(stdout.contains("Tested: 11"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs schemathesis: run scripts/install-schemathesis, then scripts/test-all"]
+async fn openapi_document_holds_under_schemathesis() {
+    let st = schemathesis();
+    let root = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(root.path(), &config(root.path(), ""), &[]);
+    run_schemathesis(&st, &daemon, root.path(), &[], 60);
     // No request made the daemon fall over.
     let (s, _) = Api::new(&daemon).get("/v1/stats").await;
     assert_eq!(s, StatusCode::OK);
+    let status = daemon.stop();
+    assert!(status.success(), "bitswarmd exited with {status}");
+
+    // With a token: every operation also answers 401 without it, as documented.
+    let root = tempfile::tempdir().unwrap();
+    let token = "schemathesis-token-0123456789";
+    let cfg = config(root.path(), &format!("api_token = \"{token}\""));
+    let daemon = Daemon::start(root.path(), &cfg, &[]);
+    let header = format!("Authorization: Bearer {token}");
+    run_schemathesis(&st, &daemon, root.path(), &["--header", &header], 30);
     let status = daemon.stop();
     assert!(status.success(), "bitswarmd exited with {status}");
 }

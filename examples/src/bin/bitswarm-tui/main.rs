@@ -77,11 +77,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Pasted text arrives whole (a magnet link with a line break does not
+    // submit the prompt early); not every terminal can, which is fine.
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), event::EnableBracketedPaste);
     let result = runtime.block_on(run(
         &mut terminal,
         client,
         Duration::from_millis(args.refresh_ms),
     ));
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), event::DisableBracketedPaste);
     ratatui::restore();
     match result {
         Ok(()) => ExitCode::SUCCESS,

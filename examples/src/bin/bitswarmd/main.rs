@@ -17,6 +17,7 @@
 
 mod api;
 mod config;
+mod listener;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -78,10 +79,10 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("creating the folder {}: {e}", dir.display()))?;
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let listener = TcpListener::bind(config.api_bind)
+    let tcp = TcpListener::bind(config.api_bind)
         .await
         .map_err(|e| format!("binding the API to {}: {e}", config.api_bind))?;
-    let api_addr = listener.local_addr()?;
+    let api_addr = tcp.local_addr()?;
     let session = Session::start(config.session_config())
         .await
         .map_err(|e| format!("starting the session: {e}"))?;
@@ -94,7 +95,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         stop_rx.clone(),
     );
     let mut stopped = stop_rx.clone();
-    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+    let bounded = listener::BoundedListener::new(tcp, listener::MAX_CONNECTIONS);
+    let server = axum::serve(bounded, api::router(state)).with_graceful_shutdown(async move {
         let _ = stopped.wait_for(|s| *s).await;
     });
     let mut server = tokio::spawn(async move { server.await });
