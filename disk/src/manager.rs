@@ -29,6 +29,9 @@ const COMMAND_CAPACITY: usize = 256;
 pub const EVENT_CAPACITY: usize = 1024;
 /// How many job results may wait for the manager.
 const DONE_CAPACITY: usize = 256;
+/// How many contiguous blocks wait before a hashing job runs on them
+/// (a complete piece is hashed whatever is left).
+const HASH_RUN_BLOCKS: usize = 4;
 /// How many reads of the read path may run at once.
 const READ_JOBS: usize = 16;
 
@@ -957,7 +960,8 @@ impl Actor {
                 end += 1;
             }
             let complete = end == p.slots.len() && p.complete();
-            if end == p.hashed && !complete {
+            // Hash in runs of a few blocks, not one job per block.
+            if !complete && end - p.hashed < HASH_RUN_BLOCKS {
                 return;
             }
             let Some(mut hasher) = p.hasher.take() else {
