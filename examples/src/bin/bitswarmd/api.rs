@@ -2,8 +2,10 @@
 //!
 //! Every error is JSON, `{"error": "..."}`, with a status that says whose
 //! fault it was: 400 bad input, 401 no or wrong token, 404 unknown torrent
-//! or route, 405 wrong method, 409 duplicate torrent, 413 body too large,
-//! 415 wrong content type, 503 shutting down or too many event streams.
+//! or route, 405 wrong method, 409 duplicate torrent (or an action that
+//! needs metadata the torrent lacks, or priorities that do not fit its
+//! files), 413 body too large, 415 wrong content type, 503 shutting down or
+//! too many event streams.
 
 // The code `utoipa::path` generates for `params(...)` names types by full path.
 #![allow(unused_qualifications)]
