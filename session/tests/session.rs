@@ -858,3 +858,72 @@ async fn sessions_meet_through_a_udp_tracker_and_announce_stopped() {
     seeder.shutdown().await.unwrap();
     until("both stop", hash, |s| s.seeders == 0 && s.leechers == 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_trackers_are_reported_and_do_not_stop_the_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    // Nothing listens on these ports.
+    let closed = bitswarm_testkit::free_port().unwrap();
+    let bytes = {
+        use bitswarm_bencode::{DictBuilder, Encode, ListBuilder, Raw};
+        let mut tier = ListBuilder::new();
+        // HTTP fails at once (connection refused); a UDP tracker would take
+        // its retransmission time.
+        tier.push(format!("http://127.0.0.1:{closed}/announce").as_str());
+        let mut tiers = ListBuilder::new();
+        tiers.push(tier);
+        // Every other key (info, piece layers) as it was.
+        let original = bitswarm_bencode::decode(seed.torrent.as_bytes()).unwrap();
+        let mut d = DictBuilder::new();
+        for (key, value) in original.as_dict().unwrap().iter() {
+            if key != b"announce" && key != b"announce-list" {
+                d.insert(key, Raw(value.raw()));
+            }
+        }
+        d.insert(
+            "announce",
+            format!("http://127.0.0.1:{closed}/announce").as_str(),
+        );
+        d.insert("announce-list", tiers);
+        d.to_bencode()
+    };
+    let torrent = Metainfo::from_bytes(&bytes).unwrap();
+    assert_eq!(torrent.info_hash(), seed.torrent.info_hash());
+
+    let leech_dir = dir.path().join("leech");
+    let mut c = config(&leech_dir);
+    c.trackers = true;
+    let leecher = Session::start(c).await.unwrap();
+    let mut events = leecher.events();
+    let mut add = AddTorrent::torrent(torrent);
+    add.peers = seed.session.listen_addrs();
+    let id = leecher.add_torrent(add).await.unwrap();
+    let (mut finished, mut reported) = (false, false);
+    let both = tokio::time::timeout(LIMIT, async {
+        while let Some(e) = events.next_event().await {
+            match e {
+                SessionEvent::Finished(t) if t == id => finished = true,
+                SessionEvent::TorrentError(t, _) if t == id => reported = true,
+                _ => {}
+            }
+            if finished && reported {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        both,
+        Ok(true),
+        "finished: {finished}, tracker error: {reported}"
+    );
+    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_eq!(
+        leecher.status(id).await.unwrap().state,
+        TorrentState::Seeding
+    );
+    leecher.shutdown().await.unwrap();
+    seed.session.shutdown().await.unwrap();
+}

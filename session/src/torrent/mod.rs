@@ -25,15 +25,15 @@ use bitswarm_peer::extension::{
     UtPex,
 };
 use bitswarm_peer::{
-    Block, DisconnectReason, Message, PeerCodec, PeerEvent, PeerEvents, PeerInfo, PeerKey,
-    PeerManager, PeerManagerConfig, PeerManagerHandle,
+    Block, DisconnectReason, Message, PeerCodec, PeerEvent, PeerInfo, PeerKey, PeerManager,
+    PeerManagerConfig, PeerManagerHandle,
 };
 use bitswarm_select::{
     Action, BlockOutcome, PeerOptions, PieceLayout, Priority, RarestFirst, Revelation,
     SelectConfig, Selector, Sequential,
 };
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
@@ -90,6 +90,8 @@ const MIN_ANNOUNCE: Duration = Duration::from_secs(30);
 const MAX_ANNOUNCE: Duration = Duration::from_secs(3600);
 /// How long the `stopped` announce may take at shutdown.
 const STOP_ANNOUNCE_TIME: Duration = Duration::from_secs(5);
+/// Peer events handled in one turn of the task's loop.
+const PEER_EVENT_BATCH: usize = 64;
 /// Reports of spawned work queued at most.
 const INTERNAL_QUEUE: usize = 4096;
 
@@ -173,7 +175,19 @@ pub(crate) async fn run(
                 }
                 None => break,
             },
-            Some(event) = peer_events.next(), if reading => t.on_peer_event(event, &mut peer_events),
+            Some(event) = peer_events.next(), if reading => {
+                t.on_peer_event(event);
+                // Whatever else is queued goes in the same turn.
+                for _ in 1..PEER_EVENT_BATCH {
+                    if !t.reading_allowed(Instant::now()) {
+                        break;
+                    }
+                    match peer_events.next().now_or_never() {
+                        Some(Some(event)) => t.on_peer_event(event),
+                        _ => break,
+                    }
+                }
+            }
             Some(internal) = internal_rx.recv() => t.on_internal(internal),
             () = tokio::time::sleep_until(selector_deadline.into()) => {
                 if let Some(sel) = t.selector.as_mut() {
@@ -1040,7 +1054,7 @@ impl Torrent {
         }
     }
 
-    fn on_peer_event(&mut self, event: PeerEvent, _events: &mut PeerEvents) {
+    fn on_peer_event(&mut self, event: PeerEvent) {
         match event {
             PeerEvent::Message { peer, message } => self.on_message(peer, message),
             PeerEvent::Disconnected { peer, reason } => self.on_disconnected(peer, &reason),
