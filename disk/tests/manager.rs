@@ -589,3 +589,168 @@ async fn resume_data_rechecks_only_changed_files() {
     events_until(&mut events, &mut seen, |s| !s.errors.is_empty()).await;
     assert!(matches!(seen.errors[0], Error::BadResumeData(_)));
 }
+
+#[tokio::test]
+async fn v2_pieces_without_known_hashes_are_never_marked_good() {
+    // From BEP 9 metadata: the info dictionary alone, no piece layers. A
+    // file of one piece still has its hash (its pieces root); the pieces of
+    // a larger file have none.
+    for version in [Version::V2, Version::Hybrid] {
+        let fx = Fixture::new(
+            &[("big", 100_000), ("small", 10_000)],
+            32 * 1024,
+            version,
+            12,
+        );
+        let meta =
+            bitswarm_metainfo::Metainfo::from_info_bytes_unchecked(&fx.meta.info_bytes()).unwrap();
+        assert!(!meta.has_piece_layers());
+        let (disk, mut events) = DiskManager::start(DiskConfig::default());
+        let fs = Arc::new(MemoryFileSystem::new());
+        let info = Arc::new(meta.info().clone());
+        disk.add_torrent(
+            fx.info_hash,
+            TorrentStorage {
+                info,
+                fs: fs.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        for (block, data) in fx.blocks() {
+            disk.write_block(fx.info_hash, block, data, BlockTag(0))
+                .await
+                .unwrap();
+        }
+        let n = fx.num_pieces() as usize;
+        let mut seen = Seen::default();
+        events_until(&mut events, &mut seen, |s| {
+            s.verified.len() + s.errors.len() == n
+        })
+        .await;
+        let have = disk.have(fx.info_hash).await.unwrap();
+        let unknown = seen
+            .errors
+            .iter()
+            .filter(|e| matches!(e, Error::PieceHashUnknown(_)))
+            .count();
+        match version {
+            // big.bin's 4 pieces cannot be verified; small's one can.
+            Version::V2 => {
+                assert_eq!(unknown, 4, "{seen:?}");
+                assert_eq!(have.count_ones(), 1);
+            }
+            // In a hybrid, v1 decides.
+            _ => {
+                assert_eq!(unknown, 0, "{seen:?}");
+                assert!(have.is_full());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_manager_stops_when_every_handle_is_dropped() {
+    use futures::StreamExt;
+    let (disk, mut events) = DiskManager::start(DiskConfig::default());
+    let other = disk.clone();
+    drop(disk);
+    drop(other);
+    let end = tokio::time::timeout(common::HANG, events.next())
+        .await
+        .unwrap();
+    assert!(end.is_none(), "the event stream ends");
+}
+
+/// Counts reads, to see what the read cache saves.
+#[derive(Debug)]
+struct CountingFs {
+    inner: MemoryFileSystem,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl FileSystem for CountingFs {
+    fn open(&self, path: &std::path::Path, length: u64) -> std::io::Result<()> {
+        self.inner.open(path, length)
+    }
+    fn read_at(
+        &self,
+        path: &std::path::Path,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> std::io::Result<usize> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read_at(path, offset, buf)
+    }
+    fn write_at(&self, path: &std::path::Path, offset: u64, data: &[u8]) -> std::io::Result<usize> {
+        self.inner.write_at(path, offset, data)
+    }
+    fn sync(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.inner.sync(path)
+    }
+    fn set_len(&self, path: &std::path::Path, length: u64) -> std::io::Result<()> {
+        self.inner.set_len(path, length)
+    }
+    fn remove(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.inner.remove(path)
+    }
+    fn metadata(
+        &self,
+        path: &std::path::Path,
+    ) -> std::io::Result<Option<bitswarm_disk::FileMetadata>> {
+        self.inner.metadata(path)
+    }
+}
+
+#[tokio::test]
+async fn a_seeder_reading_blocks_in_order_reads_each_piece_once() {
+    let fx = Fixture::single(8 * 65_536, 65_536, Version::V1, 13);
+    let counting = Arc::new(CountingFs {
+        inner: MemoryFileSystem::new(),
+        reads: std::sync::atomic::AtomicUsize::new(0),
+    });
+    for (path, data) in fx.real_files() {
+        counting.inner.open(&path, data.len() as u64).unwrap();
+        counting.inner.write_at(&path, 0, &data).unwrap();
+    }
+    let config = DiskConfig {
+        read_cache_bytes: 2 * 65_536,
+        ..DiskConfig::default()
+    };
+    let (disk, _events) = DiskManager::start(config);
+    let storage = TorrentStorage {
+        info: Arc::clone(&fx.info),
+        fs: counting.clone(),
+    };
+    disk.add_torrent(fx.info_hash, storage).await.unwrap();
+    assert!(
+        disk.check(fx.info_hash, CheckMode::Full)
+            .await
+            .unwrap()
+            .is_full()
+    );
+    let after_check = counting.reads.load(std::sync::atomic::Ordering::SeqCst);
+    for (block, data) in fx.blocks() {
+        assert_eq!(disk.read_block(fx.info_hash, block).await.unwrap(), data);
+    }
+    let reads = counting.reads.load(std::sync::atomic::Ordering::SeqCst) - after_check;
+    assert_eq!(reads, 8, "one read per piece, not per block");
+    // Concurrent reads of one piece share one disk read too.
+    let piece0: Vec<_> = fx
+        .blocks()
+        .into_iter()
+        .filter(|(b, _)| b.piece.0 == 0)
+        .collect();
+    let reads_before = counting.reads.load(std::sync::atomic::Ordering::SeqCst);
+    let all = futures::future::join_all(
+        piece0
+            .iter()
+            .map(|(b, _)| disk.read_block(fx.info_hash, *b)),
+    )
+    .await;
+    for ((_, want), got) in piece0.iter().zip(all) {
+        assert_eq!(&got.unwrap(), want);
+    }
+    let reads = counting.reads.load(std::sync::atomic::Ordering::SeqCst) - reads_before;
+    assert_eq!(reads, 1);
+}
