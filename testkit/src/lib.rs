@@ -34,10 +34,12 @@ pub mod libtorrent;
 pub mod lt_dht;
 pub mod lt_session;
 pub mod mktorrent;
+pub mod netns;
 pub mod opentracker;
 mod ports;
 pub mod process;
 pub mod transmission;
+pub mod transmission_session;
 
 // The public interface is:
 pub use error::Error;
