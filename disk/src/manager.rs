@@ -642,6 +642,8 @@ impl Actor {
                 break;
             }
         }
+        // Callers still waiting for room in the write cache get `Shutdown`.
+        self.budget.semaphore.close();
         tracing::debug!("disk manager stopped");
     }
 

@@ -341,3 +341,51 @@ async fn sync_errors_fail_flush() {
     events_until(&mut r.events, &mut r.seen, |s| !s.errors.is_empty()).await;
     assert!(matches!(r.seen.errors[0], Error::Io { op: "sync", .. }));
 }
+
+#[tokio::test]
+async fn a_paused_torrent_keeps_its_blocks_and_shutdown_frees_waiting_writers() {
+    // The cache holds one block; torrent A's only piece fails to write and
+    // A pauses, keeping the block (acknowledged, not lost).
+    let config = DiskConfig {
+        write_cache_bytes: 16_384,
+        ..DiskConfig::default()
+    };
+    let a = Fixture::single(16_384, 16_384, Version::V1, 28);
+    let mut r = rig(a, config).await;
+    r.faulty.add(Fault::WriteError {
+        path: None,
+        offsets: 0..u64::MAX,
+    });
+    let (block, data) = r.fx.blocks().remove(0);
+    r.disk
+        .write_block(r.fx.info_hash, block, data, BlockTag(0))
+        .await
+        .unwrap();
+    events_until(&mut r.events, &mut r.seen, |s| !s.errors.is_empty()).await;
+    assert_eq!(
+        r.disk.write_cache_used(),
+        16_384,
+        "the failed piece's block is kept"
+    );
+
+    // Torrent B's writer waits for room that only A's resume can give.
+    let b = Fixture::single(32_768, 32_768, Version::V1, 29);
+    let memory = Arc::new(MemoryFileSystem::new());
+    let storage = TorrentStorage {
+        info: Arc::clone(&b.info),
+        fs: memory,
+    };
+    r.disk.add_torrent(b.info_hash, storage).await.unwrap();
+    let (block, data) = b.blocks().remove(0);
+    let disk = r.disk.clone();
+    let ih = b.info_hash;
+    let waiter = tokio::spawn(async move { disk.write_block(ih, block, data, BlockTag(1)).await });
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    r.disk.shutdown().await.unwrap();
+    let result = tokio::time::timeout(common::HANG, waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(result, Err(Error::Shutdown)), "{result:?}");
+}
