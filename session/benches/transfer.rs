@@ -179,6 +179,7 @@ async fn transfer(
         Peer::Libtorrent { preset } => {
             let spec = SessionSpec {
                 preset: preset.map(str::to_owned),
+                settings: tcp_only(),
                 torrents: vec![TorrentSpec {
                     torrent: Some(torrent.to_path_buf()),
                     seed_mode: true,
@@ -219,6 +220,7 @@ async fn transfer(
         Peer::Libtorrent { preset } => {
             let spec = SessionSpec {
                 preset: preset.map(str::to_owned),
+                settings: tcp_only(),
                 torrents: vec![TorrentSpec {
                     torrent: Some(torrent.to_path_buf()),
                     peers: vec![seeder_addr],
@@ -265,6 +267,15 @@ async fn transfer(
         seconds,
         cpu_seconds,
     })
+}
+
+/// libtorrent settings that keep it on TCP: it would try uTP first, which
+/// runs at a few MB/s on loopback, and our ends speak TCP only.
+fn tcp_only() -> serde_json::Map<String, serde_json::Value> {
+    let mut settings = serde_json::Map::new();
+    settings.insert("enable_outgoing_utp".into(), false.into());
+    settings.insert("enable_incoming_utp".into(), false.into());
+    settings
 }
 
 async fn our_session(download_dir: &Path) -> Result<Session, BoxError> {
