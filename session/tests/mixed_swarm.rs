@@ -3,7 +3,9 @@
 //! (`bitswarm-utracker`, in this process): a libtorrent seeder with three of
 //! our sessions and two libtorrent sessions downloading, and our seeder with
 //! two of ours and two libtorrent sessions downloading. Every leecher must
-//! finish and hold exactly the source's bytes.
+//! finish and hold exactly the source's bytes; in the second swarm the
+//! leechers must also have traded pieces among themselves (our seeder, held
+//! to 1 MiB/s, sent less than one copy per leecher).
 //!
 //! Peers are started one after another, each once the tracker holds the
 //! ones before it, so every newcomer is told about every peer already there
@@ -156,7 +158,12 @@ struct Ours {
 }
 
 async fn our_peer(meta: &Metainfo, dir: &Path) -> Ours {
-    let session = Session::start(config(dir)).await.unwrap();
+    our_peer_with(meta, config(dir)).await
+}
+
+async fn our_peer_with(meta: &Metainfo, config: SessionConfig) -> Ours {
+    let dir = config.download_dir.clone();
+    let session = Session::start(config).await.unwrap();
     let events = session.events();
     let id = session
         .add_torrent(AddTorrent::torrent(meta.clone()))
@@ -166,7 +173,7 @@ async fn our_peer(meta: &Metainfo, dir: &Path) -> Ours {
         session,
         id,
         events,
-        dir: dir.to_path_buf(),
+        dir,
     }
 }
 
@@ -319,7 +326,17 @@ async fn our_seeder_with_two_of_ours_and_two_libtorrent_leechers() {
     let torrent = dir.path().join("album.torrent");
     std::fs::write(&torrent, meta.as_bytes()).unwrap();
 
-    let mut seeder = our_peer(&meta, &seed_dir).await;
+    // The seeder sends at most 1 MiB/s, so the leechers finish sooner by
+    // trading pieces among themselves than by each waiting for every piece
+    // from it.
+    let mut seeder = our_peer_with(
+        &meta,
+        SessionConfig {
+            upload_rate_limit: Some(1 << 20),
+            ..config(&seed_dir)
+        },
+    )
+    .await;
     assert!(
         seeder.wait_state(TorrentState::Seeding).await,
         "our seeder did not seed: {:?}",
@@ -341,6 +358,10 @@ async fn our_seeder_with_two_of_ours_and_two_libtorrent_leechers() {
     all_finish(ours, lts, &album).await;
     let uploaded = seeder.session.status(seeder.id).await.unwrap().uploaded;
     assert!(uploaded > 0, "our seeder sent nothing");
+    assert!(
+        uploaded < 4 * meta.total_length(),
+        "our seeder sent {uploaded} bytes: every leecher got every piece from it"
+    );
     seeder.session.shutdown().await.unwrap();
     drop(seeder);
     tracker.shutdown().await;
