@@ -1314,6 +1314,12 @@ impl Torrent {
         }
         if sel.is_choking(sk(key)) || p.uploads_pending >= MAX_UPLOADS_PER_PEER {
             // Requests just after a choke cross it on the wire: no violation.
+            tracing::trace!(
+                peer = key.0,
+                choked = sel.is_choking(sk(key)),
+                queued = p.uploads_pending,
+                "request refused"
+            );
             if fast {
                 self.send(key, Message::Reject(block));
             }
