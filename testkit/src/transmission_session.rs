@@ -24,7 +24,7 @@
 //! let mut seeder = TransmissionSession::start(&spec)?;
 //! seeder.wait_until(Duration::from_secs(30), |s| s.is_seeding())?;
 //! println!("seeding on 127.0.0.1:{}", seeder.port());
-//! # Ok::<(), bitswarm_testkit::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
