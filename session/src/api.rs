@@ -238,7 +238,8 @@ pub enum SessionEvent {
     StateChanged(TorrentId, TorrentState),
     /// A piece verified.
     PieceDone(TorrentId, u32),
-    /// Every wanted piece is verified.
+    /// Every wanted piece is verified, after downloading (a torrent found
+    /// complete by its check goes straight to `Seeding` without it).
     Finished(TorrentId),
     /// A torrent hit an error (it goes on where it can).
     TorrentError(TorrentId, String),

@@ -927,3 +927,28 @@ async fn unreachable_trackers_are_reported_and_do_not_stop_the_download() {
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_magnet_without_metadata_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let resume_dir = dir.path().join("resume");
+    let link = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=later";
+    let magnet = bitswarm_metainfo::Magnet::parse(link).unwrap();
+    let first = leecher(dir.path(), None, Some(resume_dir.clone())).await;
+    let id = first.add_torrent(AddTorrent::magnet(magnet)).await.unwrap();
+    first.pause(id).await.unwrap();
+    first.shutdown().await.unwrap();
+
+    let second = leecher(dir.path(), None, Some(resume_dir)).await;
+    let torrents = second.torrents().await;
+    assert_eq!(torrents.len(), 1);
+    assert_eq!(torrents[0].id, id);
+    assert_eq!(torrents[0].name.as_deref(), Some("later"));
+    assert_eq!(torrents[0].state, TorrentState::Paused);
+    second.resume(id).await.unwrap();
+    assert_eq!(
+        second.status(id).await.unwrap().state,
+        TorrentState::FetchingMetadata
+    );
+    second.shutdown().await.unwrap();
+}

@@ -1079,8 +1079,11 @@ impl Torrent {
         self.pending_uploads.retain(|(k, _)| *k != key);
         self.fetch.forget_peer(key);
         // A peer that went away may come back: keep its address (with
-        // backoff while we run; a paused torrent tries it at resume).
-        if let Some(addr) = p.listen_addr() {
+        // backoff while we run; a paused torrent tries it at resume),
+        // unless both of us are complete.
+        let n = self.meta.as_ref().map_or(0, |m| m.num_pieces());
+        let useless = n > 0 && p.have_count(n) == n && self.is_complete();
+        if let Some(addr) = p.listen_addr().filter(|_| !useless) {
             if !self.is_banned(addr) {
                 self.add_candidate(addr, now, false);
                 if self.running() {
