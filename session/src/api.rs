@@ -272,12 +272,31 @@ impl fmt::Debug for SessionEvents {
 }
 
 impl SessionEvents {
-    pub(crate) fn new(rx: tokio::sync::broadcast::Receiver<SessionEvent>) -> Self {
-        use tokio::sync::broadcast::error::RecvError;
-        let inner = futures::stream::unfold(rx, |mut rx| async move {
-            match rx.recv().await {
-                Ok(e) => Some((e, rx)),
-                Err(RecvError::Lagged(n)) => Some((SessionEvent::Lagged(n), rx)),
+    /// A subscription on `rx` that ends when `rx` closes or `closed`
+    /// turns true (after the events already queued).
+    pub(crate) fn new(
+        rx: tokio::sync::broadcast::Receiver<SessionEvent>,
+        closed: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+        let queued = |rx: &mut tokio::sync::broadcast::Receiver<SessionEvent>| match rx.try_recv() {
+            Ok(e) => Ok(e),
+            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+            Err(_) => Err(RecvError::Closed),
+        };
+        let inner = futures::stream::unfold((rx, closed), move |(mut rx, mut closed)| async move {
+            let next = if *closed.borrow() {
+                // Shut down: what is queued, then the end.
+                queued(&mut rx)
+            } else {
+                tokio::select! {
+                    r = rx.recv() => r,
+                    _ = closed.wait_for(|c| *c) => queued(&mut rx),
+                }
+            };
+            match next {
+                Ok(e) => Some((e, (rx, closed))),
+                Err(RecvError::Lagged(n)) => Some((SessionEvent::Lagged(n), (rx, closed))),
                 Err(RecvError::Closed) => None,
             }
         });
@@ -324,7 +343,10 @@ impl Session {
     }
     /// A new subscription to events.
     pub fn events(&self) -> SessionEvents {
-        SessionEvents::new(self.shared.services.events.subscribe())
+        SessionEvents::new(
+            self.shared.services.events.subscribe(),
+            self.shared.services.closed.subscribe(),
+        )
     }
     /// Adds a torrent.
     pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentId, Error> {
@@ -466,7 +488,8 @@ mod tests {
     #[tokio::test]
     async fn a_lagging_subscriber_is_told_how_many_it_missed() {
         let (tx, rx) = tokio::sync::broadcast::channel(2);
-        let mut events = SessionEvents::new(rx);
+        let (_closed_tx, closed) = tokio::sync::watch::channel(false);
+        let mut events = SessionEvents::new(rx, closed);
         let id = TorrentId(InfoHashV1([1; 20]));
         for piece in 0..5 {
             tx.send(SessionEvent::PieceDone(id, piece)).unwrap();
@@ -482,6 +505,23 @@ mod tests {
         );
         drop(tx);
         assert_eq!(events.next_event().await, None);
+    }
+
+    #[tokio::test]
+    async fn subscriptions_end_at_shutdown_after_what_is_queued() {
+        let (tx, rx) = tokio::sync::broadcast::channel(8);
+        let (closed_tx, closed) = tokio::sync::watch::channel(false);
+        let mut events = SessionEvents::new(rx, closed);
+        let id = TorrentId(InfoHashV1([1; 20]));
+        tx.send(SessionEvent::TorrentRemoved(id)).unwrap();
+        closed_tx.send(true).unwrap();
+        assert_eq!(
+            events.next_event().await,
+            Some(SessionEvent::TorrentRemoved(id))
+        );
+        // The sender is still alive; the closed flag ends the stream.
+        assert_eq!(events.next_event().await, None);
+        drop(tx);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use bitswarm_handshake::{
 };
 use bitswarm_metainfo::{Magnet, Metainfo};
 use futures::StreamExt;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::api::{
     AddTorrent, FileStatus, PeerStatus, SessionConfig, SessionEvent, TorrentId, TorrentSource,
@@ -52,6 +52,8 @@ pub(crate) struct Services {
     pub(crate) dht_addr: Option<SocketAddr>,
     pub(crate) listen: Vec<SocketAddr>,
     pub(crate) events: broadcast::Sender<SessionEvent>,
+    /// Turns true at shutdown; ends every event subscription.
+    pub(crate) closed: watch::Sender<bool>,
     pub(crate) upload: RateLimiter,
     pub(crate) download: RateLimiter,
 }
@@ -232,6 +234,7 @@ pub(crate) async fn start(config: SessionConfig) -> Result<Arc<Shared>, Error> {
         dht_addr,
         listen,
         events,
+        closed: watch::channel(false).0,
     });
     let shared = Arc::new(Shared {
         services,
@@ -395,6 +398,7 @@ impl Shared {
         if let Err(e) = self.services.disk.shutdown().await {
             tracing::debug!(error = %e, "storage shutdown");
         }
+        self.services.closed.send_replace(true);
         if let Some(dht) = &self.services.dht {
             dht.shutdown().await;
         }

@@ -130,6 +130,16 @@ async fn two_sessions_transfer_a_multi_file_torrent() {
 
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
+    // Subscriptions end at shutdown.
+    let ended = tokio::time::timeout(LIMIT, async {
+        while events.next_event().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "events go on after shutdown");
+    assert!(matches!(
+        leecher.status(id).await,
+        Err(bitswarm_session::Error::UnknownTorrent(_))
+    ));
 }
 
 /// A leecher session limited to `rate` bytes per second, keeping resume
