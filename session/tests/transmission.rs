@@ -1,6 +1,8 @@
 //! Our session with transmission 3.00 (`transmission-cli`) on loopback: we
 //! download a multi-file torrent made by `transmission-create` from a
-//! transmission seeder given as a manual peer.
+//! transmission seeder given as a manual peer; and a swarm of a transmission
+//! seeder, two of our sessions and a libtorrent session (python3-libtorrent),
+//! the peers learned from our UDP tracker, where every leecher finishes.
 //!
 //! transmission never connects out to 127.0.0.0/8 but accepts incoming
 //! loopback connections, so on loopback it can only seed to us; it unchokes
@@ -18,6 +20,7 @@ use bitswarm_session::{
     AddTorrent, Session, SessionConfig, SessionEvent, SessionEvents, TorrentId, TorrentState,
 };
 use bitswarm_testkit::content;
+use bitswarm_testkit::lt_session::{LtSession, SessionSpec, TorrentSpec};
 use bitswarm_testkit::transmission;
 use bitswarm_testkit::transmission_session::{TransmissionSession, TransmissionSpec};
 
@@ -115,4 +118,129 @@ async fn we_download_from_a_transmission_seeder() {
     assert_same_tree(&album, &us.join("album"));
     session.shutdown().await.unwrap();
     drop(seeder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs transmission-cli and python3-libtorrent: run scripts/test-all"]
+async fn a_transmission_seeder_with_two_of_ours_and_a_libtorrent_leecher() {
+    use bitswarm_utracker::{
+        MemoryStore, StoreConfig, TrackerClient, TrackerClientConfig, TrackerServer,
+        TrackerServerConfig,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("tr");
+    let album = seed_dir.join("album");
+    content::write_tree(&album, FILES, 29).unwrap();
+    let tracker = TrackerServer::bind(
+        TrackerServerConfig {
+            workers: 1,
+            ..TrackerServerConfig::default()
+        },
+        MemoryStore::new(StoreConfig::default(), std::time::Instant::now()),
+    )
+    .await
+    .unwrap();
+    let url = format!("udp://{}/announce", tracker.local_addrs()[0]);
+    let torrent = dir.path().join("album.torrent");
+    transmission::create(&album, &torrent, 32, &url).unwrap();
+    let meta = Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
+    let hash = meta.wire_info_hash();
+
+    let mut seeder = TransmissionSession::start(&TransmissionSpec {
+        time_limit: Duration::from_secs(90),
+        ..TransmissionSpec::new(&torrent, &seed_dir)
+    })
+    .unwrap();
+    let seeding = tokio::task::block_in_place(|| seeder.wait_seeding(LIMIT));
+    assert!(seeding.is_ok(), "transmission did not seed: {seeding:?}");
+
+    // Each peer starts once the tracker holds the ones before it, so that
+    // each newcomer hears of every peer already there (the next announce is
+    // minutes away).
+    let scraper = TrackerClient::bind(TrackerClientConfig {
+        bind_v4: Some("127.0.0.1:0".parse().unwrap()),
+        bind_v6: None,
+        ..TrackerClientConfig::default()
+    })
+    .await
+    .unwrap();
+    let wait_peers = |n: u32| {
+        let scraper = scraper.clone();
+        let url = url.clone();
+        async move {
+            let held = tokio::time::timeout(LIMIT, async {
+                loop {
+                    if let Ok(s) = scraper.scrape(&url, &[hash]).await {
+                        if s[0].seeders + s[0].leechers >= n {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await;
+            assert!(held.is_ok(), "the tracker never held {n} peers");
+        }
+    };
+    wait_peers(1).await;
+
+    let mut ours = Vec::new();
+    for i in 0..2u32 {
+        let us = dir.path().join(format!("us-{i}"));
+        let mut c = config(&us);
+        c.trackers = true;
+        let session = Session::start(c).await.unwrap();
+        let events = session.events();
+        let id = session
+            .add_torrent(AddTorrent::torrent(meta.clone()))
+            .await
+            .unwrap();
+        ours.push((session, events, id, us));
+        wait_peers(i + 2).await;
+    }
+    let lt_dir = dir.path().join("lt");
+    let mut settings = serde_json::Map::new();
+    settings.insert("allow_multiple_connections_per_ip".into(), true.into());
+    let mut lt = LtSession::start(&SessionSpec {
+        settings,
+        torrents: vec![TorrentSpec {
+            torrent: Some(torrent.clone()),
+            ..TorrentSpec::new(&lt_dir)
+        }],
+        stop_after: Duration::from_secs(90),
+        ..SessionSpec::default()
+    })
+    .unwrap();
+
+    let waits: Vec<_> = ours
+        .into_iter()
+        .map(|(session, mut events, id, us)| {
+            tokio::spawn(async move {
+                let finished = wait_finished(&mut events, id).await;
+                let status = session.status(id).await.unwrap();
+                (session, finished, status, us)
+            })
+        })
+        .collect();
+    let lt_finished =
+        tokio::task::block_in_place(|| lt.wait_for(LIMIT, |e| e["event"] == "finished"));
+    for (i, wait) in waits.into_iter().enumerate() {
+        let (session, finished, status, us) = wait.await.unwrap();
+        assert!(
+            finished,
+            "our leecher {i} did not finish: {status:?}\ntransmission: {:?}",
+            seeder.status()
+        );
+        assert_same_tree(&album, &us.join("album"));
+        session.shutdown().await.unwrap();
+    }
+    assert!(
+        lt_finished.is_ok(),
+        "libtorrent did not finish: {lt_finished:?}"
+    );
+    assert_same_tree(&album, &lt_dir.join("album"));
+    drop(lt);
+    drop(seeder);
+    tracker.shutdown().await;
 }
