@@ -249,6 +249,9 @@ pub enum SessionEvent {
     PeerDisconnected(TorrentId, SocketAddr),
     /// A peer was banned (for example, its blocks failed a hash check).
     PeerBanned(TorrentId, SocketAddr),
+    /// A peer was disconnected for breaking the protocol (a bitfield of
+    /// the wrong size, repeated requests out of range, ...), and why.
+    PeerMisbehaved(TorrentId, SocketAddr, String),
     /// A torrent was removed.
     TorrentRemoved(TorrentId),
     /// This subscriber fell behind and missed this many events.

@@ -476,6 +476,7 @@ async fn garbage_from_peers_does_not_disturb_the_session() {
     let seed = seeder(dir.path(), 32 * 1024).await;
     let target = seed.session.listen_addrs()[0];
     let pieces = seed.torrent.num_pieces();
+    let mut seed_events = seed.session.events();
 
     // Random bytes instead of a handshake.
     let mut s = TcpStream::connect(target).await.unwrap();
@@ -514,6 +515,10 @@ async fn garbage_from_peers_does_not_disturb_the_session() {
         closed_by_peer(&mut s).await,
         "wrong-size bitfield: still connected"
     );
+    wait_for(&mut seed_events, "the bad bitfield reported", |e| {
+        matches!(e, SessionEvent::PeerMisbehaved(t, _, why) if *t == seed.id && why.contains("bitfield"))
+    })
+    .await;
 
     // Out-of-range haves and requests, over and over.
     let mut s = TcpStream::connect(target).await.unwrap();
@@ -540,6 +545,10 @@ async fn garbage_from_peers_does_not_disturb_the_session() {
         closed_by_peer(&mut s).await,
         "flood of bad requests: still connected"
     );
+    wait_for(&mut seed_events, "the flood reported", |e| {
+        matches!(e, SessionEvent::PeerMisbehaved(t, _, why) if *t == seed.id && why.contains("violations"))
+    })
+    .await;
 
     // The session still serves an honest leecher.
     assert_eq!(

@@ -1043,8 +1043,7 @@ impl Torrent {
             self.send(key, m);
         }
         if bad {
-            tracing::debug!(peer = key.0, "bad piece information: disconnected");
-            self.pm.disconnect(key);
+            self.drop_misbehaving(key, "piece information that does not fit the torrent");
         }
     }
 
@@ -1068,6 +1067,22 @@ impl Torrent {
             return;
         };
         tracing::debug!(torrent = %self.id, addr = %p.addr, ?reason, "peer disconnected");
+        // The codec refused what the peer sent: a protocol violation.
+        if let DisconnectReason::Error(e) = reason {
+            use bitswarm_peer::Error as E;
+            if matches!(
+                e,
+                E::MessageTooLong { .. }
+                    | E::UnknownMessage { .. }
+                    | E::PayloadLength { .. }
+                    | E::Bitfield(_)
+                    | E::Bencode { .. }
+                    | E::Field { .. }
+            ) {
+                self.services
+                    .emit(SessionEvent::PeerMisbehaved(self.id, p.addr, e.to_string()));
+            }
+        }
         if self.addrs.get(&p.addr) == Some(&key) {
             self.addrs.remove(&p.addr);
         }
@@ -1100,10 +1115,26 @@ impl Torrent {
         if let Some(p) = self.peers.get_mut(&key) {
             p.violations += 1;
             tracing::debug!(peer = %p.addr, what, count = p.violations, "protocol violation");
-            if p.violations >= MAX_VIOLATIONS {
-                self.pm.disconnect(key);
+            if p.violations == MAX_VIOLATIONS {
+                self.drop_misbehaving(
+                    key,
+                    &format!("{MAX_VIOLATIONS} protocol violations, the last: {what}"),
+                );
             }
         }
+    }
+
+    /// Disconnects a peer that broke the protocol, with an event saying why.
+    fn drop_misbehaving(&self, key: PeerKey, why: &str) {
+        if let Some(p) = self.peers.get(&key) {
+            tracing::debug!(peer = %p.addr, why, "peer dropped");
+            self.services.emit(SessionEvent::PeerMisbehaved(
+                self.id,
+                p.addr,
+                why.to_owned(),
+            ));
+        }
+        self.pm.disconnect(key);
     }
 
     fn send(&self, key: PeerKey, message: Message) {
@@ -1265,8 +1296,7 @@ impl Torrent {
         let bitfield = match Bitfield::from_payload(&raw, meta.num_pieces()) {
             Ok(b) => b,
             Err(e) => {
-                tracing::debug!(%e, "bad bitfield: disconnected");
-                self.pm.disconnect(key);
+                self.drop_misbehaving(key, &format!("bitfield: {e}"));
                 return;
             }
         };
@@ -1280,8 +1310,8 @@ impl Torrent {
         }
         if registered {
             if let Some(sel) = self.selector.as_mut() {
-                if sel.peer_bitfield(sk(key), &bitfield).is_err() {
-                    self.pm.disconnect(key);
+                if let Err(e) = sel.peer_bitfield(sk(key), &bitfield) {
+                    self.drop_misbehaving(key, &e.to_string());
                 }
             }
         }
