@@ -29,10 +29,24 @@ use bitswarm_utracker::{
     TrackerServerConfig,
 };
 
-/// Every wait is bounded by this.
-const LIMIT: Duration = Duration::from_secs(60);
+/// Each test's waits together are bounded by this.
+const TEST_TIME: Duration = Duration::from_secs(90);
 /// How long a libtorrent session lives at most.
 const LT_LIFETIME: Duration = Duration::from_secs(90);
+
+/// The end of a test's time: every wait gets what is left of it.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(Instant);
+
+impl Deadline {
+    fn start() -> Self {
+        Self(Instant::now() + TEST_TIME)
+    }
+
+    fn left(self) -> Duration {
+        self.0.saturating_duration_since(Instant::now())
+    }
+}
 
 const FILES: &[(&str, u64)] = &[
     ("a.bin", 1_200_000),
@@ -90,9 +104,9 @@ impl Tracker {
     /// Waits until the swarm of `hash` (seeders and leechers) holds `peers`
     /// peers. (libtorrent announces a hybrid torrent under its truncated v2
     /// hash too, so the tracker's total would count it twice.)
-    async fn wait_peers(&self, hash: InfoHashV1, peers: u32) {
+    async fn wait_peers(&self, hash: InfoHashV1, peers: u32, deadline: Deadline) {
         let mut last = None;
-        let held = tokio::time::timeout(LIMIT, async {
+        let held = tokio::time::timeout(deadline.left(), async {
             loop {
                 if let Ok(stats) = self.client.scrape(&self.url, &[hash]).await {
                     if stats[0].seeders + stats[0].leechers >= peers {
@@ -178,10 +192,10 @@ async fn our_peer_with(meta: &Metainfo, config: SessionConfig) -> Ours {
 }
 
 impl Ours {
-    /// Waits for `Finished`; returns whether it came within [`LIMIT`].
-    async fn finished(&mut self) -> bool {
+    /// Waits for `Finished`; returns whether it came before the deadline.
+    async fn finished(&mut self, deadline: Deadline) -> bool {
         let id = self.id;
-        tokio::time::timeout(LIMIT, async {
+        tokio::time::timeout(deadline.left(), async {
             while let Some(e) = self.events.next_event().await {
                 if e == SessionEvent::Finished(id) {
                     return true;
@@ -193,12 +207,12 @@ impl Ours {
         .unwrap_or(false)
     }
 
-    async fn wait_state(&mut self, state: TorrentState) -> bool {
+    async fn wait_state(&mut self, state: TorrentState, deadline: Deadline) -> bool {
         let id = self.id;
         if self.session.status(id).await.unwrap().state == state {
             return true;
         }
-        tokio::time::timeout(LIMIT, async {
+        tokio::time::timeout(deadline.left(), async {
             while let Some(e) = self.events.next_event().await {
                 if e == SessionEvent::StateChanged(id, state) {
                     return true;
@@ -223,12 +237,17 @@ fn assert_same_tree(source: &Path, copy: &Path) {
 
 /// Waits for each of our leechers to finish (concurrently) and for each
 /// libtorrent leecher to print `finished`; then checks every copy.
-async fn all_finish(ours: Vec<Ours>, lts: Vec<(LtSession, PathBuf)>, source: &Path) {
+async fn all_finish(
+    ours: Vec<Ours>,
+    lts: Vec<(LtSession, PathBuf)>,
+    source: &Path,
+    deadline: Deadline,
+) {
     let waits: Vec<_> = ours
         .into_iter()
         .map(|mut o| {
             tokio::spawn(async move {
-                let done = o.finished().await;
+                let done = o.finished(deadline).await;
                 let status = o.session.status(o.id).await.unwrap();
                 (o, done, status)
             })
@@ -237,7 +256,7 @@ async fn all_finish(ours: Vec<Ours>, lts: Vec<(LtSession, PathBuf)>, source: &Pa
     let lt_results: Vec<_> = tokio::task::block_in_place(|| {
         lts.into_iter()
             .map(|(mut lt, dir)| {
-                let r = lt.wait_for(LIMIT, |e| e["event"] == "finished");
+                let r = lt.wait_for(deadline.left(), |e| e["event"] == "finished");
                 (lt, dir, r)
             })
             .collect()
@@ -263,6 +282,7 @@ async fn all_finish(ours: Vec<Ours>, lts: Vec<(LtSession, PathBuf)>, source: &Pa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs python3-libtorrent: run scripts/test-all"]
 async fn a_libtorrent_seeder_with_three_of_ours_and_two_libtorrent_leechers() {
+    let deadline = Deadline::start();
     let dir = tempfile::tempdir().unwrap();
     let seed_dir = dir.path().join("seed");
     let album = seed_dir.join("album");
@@ -278,13 +298,14 @@ async fn a_libtorrent_seeder_with_three_of_ours_and_two_libtorrent_leechers() {
     );
 
     let mut seeder = lt_peer(&torrent, &seed_dir, &url);
-    let announced =
-        tokio::task::block_in_place(|| seeder.wait_for(LIMIT, |e| e["event"] == "tracker_reply"));
+    let announced = tokio::task::block_in_place(|| {
+        seeder.wait_for(deadline.left(), |e| e["event"] == "tracker_reply")
+    });
     assert!(
         announced.is_ok(),
         "the seeder did not announce: {announced:?}"
     );
-    tracker.wait_peers(meta.wire_info_hash(), 1).await;
+    tracker.wait_peers(meta.wire_info_hash(), 1, deadline).await;
 
     // Leechers, alternating ours and libtorrent's, each announced before
     // the next starts.
@@ -297,10 +318,12 @@ async fn a_libtorrent_seeder_with_three_of_ours_and_two_libtorrent_leechers() {
         } else {
             lts.push((lt_peer(&torrent, &leecher_dir, &url), leecher_dir));
         }
-        tracker.wait_peers(meta.wire_info_hash(), i + 2).await;
+        tracker
+            .wait_peers(meta.wire_info_hash(), i + 2, deadline)
+            .await;
     }
     assert_eq!((ours.len(), lts.len()), (3, 2));
-    all_finish(ours, lts, &album).await;
+    all_finish(ours, lts, &album, deadline).await;
     drop(seeder);
     tracker.shutdown().await;
 }
@@ -308,6 +331,7 @@ async fn a_libtorrent_seeder_with_three_of_ours_and_two_libtorrent_leechers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs python3-libtorrent: run scripts/test-all"]
 async fn our_seeder_with_two_of_ours_and_two_libtorrent_leechers() {
+    let deadline = Deadline::start();
     let dir = tempfile::tempdir().unwrap();
     let seed_dir = dir.path().join("seed");
     let album = seed_dir.join("album");
@@ -338,11 +362,11 @@ async fn our_seeder_with_two_of_ours_and_two_libtorrent_leechers() {
     )
     .await;
     assert!(
-        seeder.wait_state(TorrentState::Seeding).await,
+        seeder.wait_state(TorrentState::Seeding, deadline).await,
         "our seeder did not seed: {:?}",
         seeder.session.status(seeder.id).await
     );
-    tracker.wait_peers(meta.wire_info_hash(), 1).await;
+    tracker.wait_peers(meta.wire_info_hash(), 1, deadline).await;
 
     let mut ours = Vec::new();
     let mut lts = Vec::new();
@@ -353,9 +377,11 @@ async fn our_seeder_with_two_of_ours_and_two_libtorrent_leechers() {
         } else {
             ours.push(our_peer(&meta, &leecher_dir).await);
         }
-        tracker.wait_peers(meta.wire_info_hash(), i + 2).await;
+        tracker
+            .wait_peers(meta.wire_info_hash(), i + 2, deadline)
+            .await;
     }
-    all_finish(ours, lts, &album).await;
+    all_finish(ours, lts, &album, deadline).await;
     let uploaded = seeder.session.status(seeder.id).await.unwrap().uploaded;
     assert!(uploaded > 0, "our seeder sent nothing");
     assert!(

@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bitswarm_metainfo::Metainfo;
 use bitswarm_session::{
@@ -24,8 +24,22 @@ use bitswarm_testkit::lt_session::{LtSession, SessionSpec, TorrentSpec};
 use bitswarm_testkit::transmission;
 use bitswarm_testkit::transmission_session::{TransmissionSession, TransmissionSpec};
 
-/// Every wait is bounded by this.
-const LIMIT: Duration = Duration::from_secs(60);
+/// Each test's waits together are bounded by this.
+const TEST_TIME: Duration = Duration::from_secs(90);
+
+/// The end of a test's time: every wait gets what is left of it.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(Instant);
+
+impl Deadline {
+    fn start() -> Self {
+        Self(Instant::now() + TEST_TIME)
+    }
+
+    fn left(self) -> Duration {
+        self.0.saturating_duration_since(Instant::now())
+    }
+}
 
 /// No empty file: `transmission-create` drops them.
 const FILES: &[(&str, u64)] = &[
@@ -48,8 +62,8 @@ fn config(download_dir: &Path) -> SessionConfig {
     }
 }
 
-async fn wait_finished(events: &mut SessionEvents, id: TorrentId) -> bool {
-    tokio::time::timeout(LIMIT, async {
+async fn wait_finished(events: &mut SessionEvents, id: TorrentId, deadline: Deadline) -> bool {
+    tokio::time::timeout(deadline.left(), async {
         while let Some(e) = events.next_event().await {
             if e == SessionEvent::Finished(id) {
                 return true;
@@ -73,6 +87,7 @@ fn assert_same_tree(a: &Path, b: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs transmission-cli: run scripts/test-all"]
 async fn we_download_from_a_transmission_seeder() {
+    let deadline = Deadline::start();
     let dir = tempfile::tempdir().unwrap();
     let seed_dir = dir.path().join("tr");
     let album = seed_dir.join("album");
@@ -94,7 +109,7 @@ async fn we_download_from_a_transmission_seeder() {
         ..TransmissionSpec::new(&torrent, &seed_dir)
     })
     .unwrap();
-    let seeding = tokio::task::block_in_place(|| seeder.wait_seeding(LIMIT));
+    let seeding = tokio::task::block_in_place(|| seeder.wait_seeding(deadline.left()));
     assert!(seeding.is_ok(), "transmission did not seed: {seeding:?}");
     let seeder_addr = SocketAddr::from(([127, 0, 0, 1], seeder.port()));
 
@@ -104,11 +119,11 @@ async fn we_download_from_a_transmission_seeder() {
     let mut add = AddTorrent::torrent(meta.clone());
     add.peers = vec![seeder_addr];
     let id = session.add_torrent(add).await.unwrap();
-    let finished = wait_finished(&mut events, id).await;
+    let finished = wait_finished(&mut events, id, deadline).await;
     let status = session.status(id).await.unwrap();
     assert!(
         finished,
-        "not finished within {LIMIT:?}: {status:?}\ntransmission: {:?}\n{}",
+        "not finished in time: {status:?}\ntransmission: {:?}\n{}",
         seeder.status(),
         seeder.process().stderr()
     );
@@ -128,6 +143,7 @@ async fn a_transmission_seeder_with_two_of_ours_and_a_libtorrent_leecher() {
         TrackerServerConfig,
     };
 
+    let deadline = Deadline::start();
     let dir = tempfile::tempdir().unwrap();
     let seed_dir = dir.path().join("tr");
     let album = seed_dir.join("album");
@@ -137,7 +153,7 @@ async fn a_transmission_seeder_with_two_of_ours_and_a_libtorrent_leecher() {
             workers: 1,
             ..TrackerServerConfig::default()
         },
-        MemoryStore::new(StoreConfig::default(), std::time::Instant::now()),
+        MemoryStore::new(StoreConfig::default(), Instant::now()),
     )
     .await
     .unwrap();
@@ -152,7 +168,7 @@ async fn a_transmission_seeder_with_two_of_ours_and_a_libtorrent_leecher() {
         ..TransmissionSpec::new(&torrent, &seed_dir)
     })
     .unwrap();
-    let seeding = tokio::task::block_in_place(|| seeder.wait_seeding(LIMIT));
+    let seeding = tokio::task::block_in_place(|| seeder.wait_seeding(deadline.left()));
     assert!(seeding.is_ok(), "transmission did not seed: {seeding:?}");
 
     // Each peer starts once the tracker holds the ones before it, so that
@@ -169,7 +185,7 @@ async fn a_transmission_seeder_with_two_of_ours_and_a_libtorrent_leecher() {
         let scraper = scraper.clone();
         let url = url.clone();
         async move {
-            let held = tokio::time::timeout(LIMIT, async {
+            let held = tokio::time::timeout(deadline.left(), async {
                 loop {
                     if let Ok(s) = scraper.scrape(&url, &[hash]).await {
                         if s[0].seeders + s[0].leechers >= n {
@@ -217,14 +233,14 @@ async fn a_transmission_seeder_with_two_of_ours_and_a_libtorrent_leecher() {
         .into_iter()
         .map(|(session, mut events, id, us)| {
             tokio::spawn(async move {
-                let finished = wait_finished(&mut events, id).await;
+                let finished = wait_finished(&mut events, id, deadline).await;
                 let status = session.status(id).await.unwrap();
                 (session, finished, status, us)
             })
         })
         .collect();
     let lt_finished =
-        tokio::task::block_in_place(|| lt.wait_for(LIMIT, |e| e["event"] == "finished"));
+        tokio::task::block_in_place(|| lt.wait_for(deadline.left(), |e| e["event"] == "finished"));
     for (i, wait) in waits.into_iter().enumerate() {
         let (session, finished, status, us) = wait.await.unwrap();
         assert!(
