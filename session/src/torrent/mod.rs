@@ -271,6 +271,27 @@ impl BanKey {
     }
 }
 
+/// Who to ban for a piece that failed its hash check, given the senders of
+/// its blocks: a peer that sent every block at once, peers that shared it
+/// at their second such piece. `strikes` is bounded by [`MAX_BANNED`].
+fn to_ban(mut senders: Vec<SocketAddr>, strikes: &mut HashMap<BanKey, u32>) -> Vec<SocketAddr> {
+    senders.sort();
+    senders.dedup();
+    let alone = senders.len() == 1;
+    let mut out = Vec::new();
+    for addr in senders {
+        if strikes.len() >= MAX_BANNED {
+            strikes.clear();
+        }
+        let s = strikes.entry(BanKey::of(addr)).or_insert(0);
+        *s += 1;
+        if alone || *s >= BAN_STRIKES {
+            out.push(addr);
+        }
+    }
+    out
+}
+
 fn sk(key: PeerKey) -> bitswarm_select::PeerKey {
     bitswarm_select::PeerKey(key.0)
 }
@@ -799,26 +820,13 @@ impl Torrent {
     /// A piece failed its hash check: a peer that sent all of it is
     /// banned at once; peers that shared it get a strike each.
     fn blame(&mut self, piece: PieceIndex, blocks: &[(BlockRef, BlockTag)]) {
-        let mut senders: Vec<SocketAddr> = blocks
+        let senders: Vec<SocketAddr> = blocks
             .iter()
             .filter_map(|(_, tag)| self.tags.get(&tag.0).copied())
             .collect();
-        senders.sort();
-        senders.dedup();
         tracing::info!(torrent = %self.id, %piece, ?senders, "piece failed its hash check");
-        let alone = senders.len() == 1;
-        for addr in senders {
-            let strikes = {
-                if self.strikes.len() >= MAX_BANNED {
-                    self.strikes.clear();
-                }
-                let s = self.strikes.entry(BanKey::of(addr)).or_insert(0);
-                *s += 1;
-                *s
-            };
-            if alone || strikes >= BAN_STRIKES {
-                self.ban(addr);
-            }
+        for addr in to_ban(senders, &mut self.strikes) {
+            self.ban(addr);
         }
     }
 
@@ -2155,5 +2163,60 @@ impl Torrent {
             .collect();
         out.sort_by_key(|p| p.addr);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(host: [u8; 4], port: u16) -> SocketAddr {
+        SocketAddr::from((host, port))
+    }
+
+    #[test]
+    fn a_lone_sender_is_banned_at_once() {
+        let mut strikes = HashMap::new();
+        let a = addr([10, 0, 0, 1], 1);
+        assert_eq!(to_ban(vec![a, a, a], &mut strikes), vec![a]);
+    }
+
+    #[test]
+    fn shared_failures_ban_at_the_second_strike() {
+        let mut strikes = HashMap::new();
+        let (a, b, c) = (
+            addr([10, 0, 0, 1], 1),
+            addr([10, 0, 0, 2], 1),
+            addr([10, 0, 0, 3], 1),
+        );
+        assert!(to_ban(vec![a, b], &mut strikes).is_empty());
+        assert_eq!(to_ban(vec![a, c], &mut strikes), vec![a]);
+        // The same host from another port shares its strikes off loopback.
+        assert_eq!(
+            to_ban(vec![addr([10, 0, 0, 2], 9), c], &mut strikes).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn loopback_peers_are_told_apart_by_port() {
+        assert_ne!(
+            BanKey::of(addr([127, 0, 0, 1], 1)),
+            BanKey::of(addr([127, 0, 0, 1], 2))
+        );
+        assert_eq!(
+            BanKey::of(addr([192, 0, 2, 1], 1)),
+            BanKey::of(addr([192, 0, 2, 1], 2))
+        );
+    }
+
+    #[test]
+    fn strikes_stay_bounded() {
+        let mut strikes = HashMap::new();
+        for i in 0..(MAX_BANNED as u32 * 3) {
+            let ip = i.to_be_bytes();
+            let _ = to_ban(vec![addr(ip, 1), addr([10, 9, 9, 9], 1)], &mut strikes);
+            assert!(strikes.len() <= MAX_BANNED);
+        }
     }
 }
