@@ -971,3 +971,49 @@ async fn a_magnet_without_metadata_survives_a_restart() {
     );
     second.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_limit_bounds_what_a_seeder_sends() {
+    const RATE: u64 = 200 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("seed");
+    let torrent = make_torrent(&data, 32 * 1024);
+    let mut c = config(&data);
+    c.upload_rate_limit = Some(RATE);
+    let seeder = Session::start(c).await.unwrap();
+    let mut seed_events = seeder.events();
+    let sid = seeder
+        .add_torrent(AddTorrent::torrent(torrent.clone()))
+        .await
+        .unwrap();
+    wait_for(&mut seed_events, "seeding", |e| {
+        *e == SessionEvent::StateChanged(sid, TorrentState::Seeding)
+    })
+    .await;
+
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, None, None).await;
+    let mut events = leecher.events();
+    let start = std::time::Instant::now();
+    let mut add = AddTorrent::torrent(torrent.clone());
+    add.peers = seeder.listen_addrs();
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_for(&mut events, "a piece", |e| {
+        matches!(e, SessionEvent::PieceDone(..))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent = seeder.status(sid).await.unwrap().uploaded;
+    let elapsed = start.elapsed().as_secs_f64();
+    // A token bucket lets through one second of burst plus the rate.
+    let bound = (RATE as f64 * (elapsed + 1.0)) as u64;
+    assert!(sent > 0);
+    assert!(
+        sent <= bound,
+        "sent {sent} bytes in {elapsed:.2} s, above {bound}"
+    );
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&data.join("album"), &leech_dir.join("album"));
+    leecher.shutdown().await.unwrap();
+    seeder.shutdown().await.unwrap();
+}
