@@ -171,7 +171,15 @@ async fn pause_stops_the_transfer_and_resume_finishes_it() {
         *e == SessionEvent::StateChanged(id, TorrentState::Paused)
     })
     .await;
-    // Writes in flight may still verify a piece or two; then nothing moves.
+    // Peers go; writes in flight may still verify a piece or two; then
+    // nothing moves.
+    let idle = tokio::time::timeout(LIMIT, async {
+        while leecher.status(id).await.unwrap().peers > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(idle.is_ok(), "a paused torrent kept its peers");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = leecher.status(id).await.unwrap();
     assert_eq!(before.state, TorrentState::Paused);
@@ -750,7 +758,14 @@ async fn a_storage_failure_stops_the_torrent_not_the_session() {
     let status = leecher.status(id).await.unwrap();
     assert_eq!(status.state, TorrentState::Error);
     assert!(status.error.is_some());
-    assert_eq!(status.peers, 0);
+    // Its peers are being disconnected.
+    let idle = tokio::time::timeout(LIMIT, async {
+        while leecher.status(id).await.unwrap().peers > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(idle.is_ok(), "a stopped torrent kept its peers");
     // The session goes on: the torrent can be removed and added elsewhere.
     leecher.remove(id, false).await.unwrap();
     let good = dir.path().join("good");
@@ -1016,4 +1031,68 @@ async fn the_upload_limit_bounds_what_a_seeder_sends() {
     assert_same_tree(&data.join("album"), &leech_dir.join("album"));
     leecher.shutdown().await.unwrap();
     seeder.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_asks_but_never_reads_is_dropped() {
+    use bitswarm_core::{BlockRef, PieceIndex};
+    use bitswarm_peer::Message;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let mut events = seed.session.events();
+    let target = seed.session.listen_addrs()[0];
+    let pieces = seed.torrent.num_pieces();
+    let total = seed.torrent.total_length();
+
+    let mut s = TcpStream::connect(target).await.unwrap();
+    let me = s.local_addr().unwrap();
+    s.write_all(&fake::handshake(seed.id.0)).await.unwrap();
+    s.write_all(&Message::Interested.to_bytes()).await.unwrap();
+    // Let the unchoke happen (the peer never reads it), then ask for the
+    // torrent over and over: far more than socket buffers and queues hold.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let flood = tokio::spawn(async move {
+        for round in 0..200u32 {
+            let mut batch = Vec::new();
+            for piece in 0..pieces {
+                for offset in [0u32, 16 * 1024] {
+                    let start = u64::from(piece) * 32 * 1024 + u64::from(offset);
+                    if start >= total {
+                        continue;
+                    }
+                    let length = (total - start).min(16 * 1024) as u32;
+                    let block = BlockRef {
+                        piece: PieceIndex(piece),
+                        offset,
+                        length,
+                    };
+                    batch.extend_from_slice(&Message::Request(block).to_bytes());
+                }
+            }
+            if s.write_all(&batch).await.is_err() {
+                return round;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        200
+    });
+    wait_for(
+        &mut events,
+        "the reader-less peer reported",
+        |e| matches!(e, SessionEvent::PeerMisbehaved(t, a, _) if *t == seed.id && *a == me),
+    )
+    .await;
+    wait_for(&mut events, "the reader-less peer dropped", |e| {
+        *e == SessionEvent::PeerDisconnected(seed.id, me)
+    })
+    .await;
+    flood.abort();
+    assert_eq!(
+        seed.session.status(seed.id).await.unwrap().state,
+        TorrentState::Seeding
+    );
+    seed.session.shutdown().await.unwrap();
 }

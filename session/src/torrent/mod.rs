@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bitswarm_core::{Bitfield, BlockRef, InfoHash, PieceIndex};
@@ -90,6 +91,9 @@ const MIN_ANNOUNCE: Duration = Duration::from_secs(30);
 const MAX_ANNOUNCE: Duration = Duration::from_secs(3600);
 /// How long the `stopped` announce may take at shutdown.
 const STOP_ANNOUNCE_TIME: Duration = Duration::from_secs(5);
+/// Messages per peer waiting for room in its full send queue; a peer with
+/// more does not read and is disconnected.
+const MAX_WAITING_SENDS: usize = 32;
 /// Peer events handled in one turn of the task's loop.
 const PEER_EVENT_BATCH: usize = 64;
 /// Reports of spawned work queued at most.
@@ -1145,19 +1149,30 @@ impl Torrent {
         self.pm.disconnect(key);
     }
 
+    /// Queues a message; when the peer's queue is full, a task waits for
+    /// room. A peer with too many such waits does not read what it asks
+    /// for and is disconnected.
     fn send(&self, key: PeerKey, message: Message) {
         tracing::trace!(torrent = %self.id, peer = key.0, kind = message.name(), "send");
         if let Err(bitswarm_peer::Error::QueueFull) = self.pm.try_send(key, message.clone()) {
-            // The queue is full of blocks: wait in a task.
-            self.send_wait(key, message);
+            let Some(p) = self.peers.get(&key) else {
+                return;
+            };
+            let waiting = p.waiting_sends.clone();
+            let before = waiting.fetch_add(1, Ordering::Relaxed);
+            if before >= MAX_WAITING_SENDS {
+                // Left counted, so that only the first refusal reports.
+                if before == MAX_WAITING_SENDS {
+                    self.drop_misbehaving(key, "does not read what it asks for");
+                }
+                return;
+            }
+            let pm = self.pm.clone();
+            tokio::spawn(async move {
+                let _ = pm.send(key, message).await;
+                waiting.fetch_sub(1, Ordering::Relaxed);
+            });
         }
-    }
-
-    fn send_wait(&self, key: PeerKey, message: Message) {
-        let pm = self.pm.clone();
-        tokio::spawn(async move {
-            let _ = pm.send(key, message).await;
-        });
     }
 
     fn on_message(&mut self, key: PeerKey, message: Message) {
@@ -1411,7 +1426,7 @@ impl Torrent {
                 if let Some(sel) = self.selector.as_mut() {
                     let _ = sel.block_sent(now, sk(key), len);
                 }
-                self.send_wait(
+                self.send(
                     key,
                     Message::Piece(Block {
                         piece: block.piece,

@@ -1,6 +1,8 @@
 //! What a torrent task knows about one connected peer.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use bitswarm_core::{Bitfield, PeerId, PieceIndex};
@@ -46,6 +48,8 @@ pub(crate) struct PeerState {
     pub(crate) violations: u32,
     /// The first PEX message went out.
     pub(crate) pex_started: bool,
+    /// Messages waiting for room in its full send queue.
+    pub(crate) waiting_sends: Arc<AtomicUsize>,
 }
 
 impl PeerState {
@@ -77,6 +81,7 @@ impl PeerState {
             uploads_pending: 0,
             violations: 0,
             pex_started: false,
+            waiting_sends: Arc::default(),
         }
     }
 
