@@ -10,7 +10,7 @@ pub(crate) const MAX_CANDIDATES: usize = 2000;
 /// Failures after which an address is forgotten.
 const MAX_FAILURES: u32 = 5;
 /// The first backoff after a failure; it doubles with every failure.
-const BASE_BACKOFF: Duration = Duration::from_secs(15);
+const BASE_BACKOFF: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy)]
 struct Candidate {

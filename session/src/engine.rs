@@ -18,8 +18,8 @@ use bitswarm_core::{InfoHash, InfoHashV1};
 use bitswarm_dht::{Dht, DhtConfig};
 use bitswarm_disk::{DiskEvent, DiskEvents, DiskHandle, DiskManager};
 use bitswarm_handshake::{
-    Connection, Connections, Extensions, HandshakeConfig, HandshakeEvent, HandshakeHandle,
-    HandshakeManager,
+    Connection, Connections, Direction, Extensions, HandshakeConfig, HandshakeEvent,
+    HandshakeHandle, HandshakeManager,
 };
 use bitswarm_metainfo::{Magnet, Metainfo};
 use futures::StreamExt;
@@ -37,6 +37,8 @@ use crate::{EVENT_BUFFER, Error};
 
 /// Inputs queued per torrent task.
 const TORRENT_QUEUE: usize = 1024;
+/// Outgoing handshakes remembered with their torrent.
+const MAX_DIALING: usize = 4096;
 /// How long shutdown waits for each torrent (resume data, `stopped` announces).
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 
@@ -56,6 +58,9 @@ pub(crate) struct Services {
     pub(crate) closed: watch::Sender<bool>,
     pub(crate) upload: RateLimiter,
     pub(crate) download: RateLimiter,
+    /// Outgoing handshakes in progress and their torrent, so that a failure
+    /// (which names only the address) reaches the torrent at once.
+    pub(crate) dialing: Mutex<HashMap<SocketAddr, InfoHashV1>>,
 }
 
 impl Services {
@@ -67,6 +72,23 @@ impl Services {
     /// The port we tell trackers, the DHT and peers.
     pub(crate) fn listen_port(&self) -> u16 {
         self.listen.first().map_or(0, SocketAddr::port)
+    }
+
+    /// Notes an outgoing handshake of torrent `wire` to `addr`.
+    pub(crate) fn dialing(&self, addr: SocketAddr, wire: InfoHashV1) {
+        let mut d = self.dialing.lock().unwrap_or_else(PoisonError::into_inner);
+        // Past the bound the torrent learns of failures by its own timeout.
+        if d.len() < MAX_DIALING {
+            d.insert(addr, wire);
+        }
+    }
+
+    /// The torrent that dialled `addr`, forgotten.
+    pub(crate) fn dialed(&self, addr: SocketAddr) -> Option<InfoHashV1> {
+        self.dialing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&addr)
     }
 
     /// Whether `addr` is one of our own listeners (trackers return us).
@@ -131,6 +153,8 @@ pub(crate) enum Command {
 pub(crate) enum Input {
     Command(Command),
     Connection(Connection),
+    /// An outgoing handshake to this address failed.
+    ConnectFailed(SocketAddr),
     Disk(DiskEvent),
 }
 
@@ -235,6 +259,7 @@ pub(crate) async fn start(config: SessionConfig) -> Result<Arc<Shared>, Error> {
         listen,
         events,
         closed: watch::channel(false).0,
+        dialing: Mutex::new(HashMap::new()),
     });
     let shared = Arc::new(Shared {
         services,
@@ -254,14 +279,24 @@ async fn dispatch(shared: Weak<Shared>, mut connections: Connections, mut disk: 
             c = connections.next() => match c {
                 Some(HandshakeEvent::Connected(conn)) => {
                     let Some(shared) = shared.upgrade() else { return };
+                    if conn.info.direction == Direction::Outgoing {
+                        shared.services.dialed(conn.info.addr);
+                    }
                     let wire = conn.info.info_hash.wire();
                     if let Some(tx) = shared.route(wire) {
                         // A full queue means a busy torrent: drop the peer.
                         let _ = tx.try_send(Input::Connection(conn));
                     }
                 }
-                Some(HandshakeEvent::Failed { addr, error, .. }) => {
+                Some(HandshakeEvent::Failed { addr, error, direction }) => {
                     tracing::debug!(%addr, %error, "handshake failed");
+                    let Some(shared) = shared.upgrade() else { return };
+                    if direction == Direction::Outgoing {
+                        let torrent = shared.services.dialed(addr);
+                        if let Some(tx) = torrent.and_then(|wire| shared.route(wire)) {
+                            let _ = tx.try_send(Input::ConnectFailed(addr));
+                        }
+                    }
                 }
                 Some(_) => {}
                 None => return,

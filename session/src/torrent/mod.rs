@@ -494,6 +494,14 @@ impl Torrent {
                 self.on_disk(event);
                 false
             }
+            Input::ConnectFailed(addr) => {
+                let now = Instant::now();
+                if self.connecting.remove(&addr).is_some() {
+                    self.candidates.failed(addr, now);
+                    self.connect_more(now);
+                }
+                false
+            }
             Input::Command(c) => self.on_command(c),
         }
     }
@@ -896,11 +904,13 @@ impl Torrent {
                 break;
             };
             self.connecting.insert(addr, now);
-            let handshake = self.services.handshake.clone();
+            self.services.dialing(addr, self.info_hash.wire());
+            let services = self.services.clone();
             let info_hash = self.info_hash;
             tokio::spawn(async move {
-                if let Err(e) = handshake.connect(addr, info_hash).await {
+                if let Err(e) = services.handshake.connect(addr, info_hash).await {
                     tracing::debug!(%addr, error = %e, "connect not started");
+                    services.dialed(addr);
                 }
             });
         }
