@@ -79,7 +79,7 @@ const PEX_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the DHT is asked for peers (and we announce to it).
 const DHT_INTERVAL: Duration = Duration::from_secs(300);
 /// How soon the DHT is asked again when it found nobody.
-const DHT_RETRY: Duration = Duration::from_secs(15);
+const DHT_RETRY: Duration = Duration::from_secs(10);
 /// Peers taken from one DHT lookup.
 const MAX_DHT_PEERS: usize = 200;
 /// How long one DHT lookup may run.
