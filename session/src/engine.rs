@@ -333,6 +333,15 @@ impl Shared {
         self.lock().get(&TorrentId(wire)).map(|h| h.tx.clone())
     }
 
+    /// `Err(Shutdown)` once [`Shared::shutdown`] has run.
+    fn check_open(&self) -> Result<(), Error> {
+        if *self.services.closed.borrow() {
+            Err(Error::Shutdown)
+        } else {
+            Ok(())
+        }
+    }
+
     pub(crate) fn ids(&self) -> Vec<TorrentId> {
         let mut ids: Vec<_> = self.lock().keys().copied().collect();
         ids.sort();
@@ -345,6 +354,7 @@ impl Shared {
         id: TorrentId,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, Error> {
+        self.check_open()?;
         let tx = self
             .lock()
             .get(&id)
@@ -374,6 +384,7 @@ impl Shared {
         };
         let id = TorrentId(info_hash.wire());
         let _guard = self.adding.lock().await;
+        self.check_open()?;
         if self.lock().contains_key(&id) {
             return Err(Error::DuplicateTorrent(id));
         }

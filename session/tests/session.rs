@@ -138,7 +138,13 @@ async fn two_sessions_transfer_a_multi_file_torrent() {
     assert!(ended.is_ok(), "events go on after shutdown");
     assert!(matches!(
         leecher.status(id).await,
-        Err(bitswarm_session::Error::UnknownTorrent(_))
+        Err(bitswarm_session::Error::Shutdown)
+    ));
+    assert!(matches!(
+        leecher
+            .add_torrent(AddTorrent::torrent(seed.torrent.clone()))
+            .await,
+        Err(bitswarm_session::Error::Shutdown)
     ));
 }
 
