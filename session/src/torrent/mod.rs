@@ -510,7 +510,7 @@ impl Torrent {
         let now = Instant::now();
         match command {
             Command::Pause { reply } => {
-                self.pause(now);
+                self.pause();
                 let _ = reply.send(Ok(()));
             }
             Command::Resume { reply } => {
@@ -605,7 +605,7 @@ impl Torrent {
         false
     }
 
-    fn pause(&mut self, now: Instant) {
+    fn pause(&mut self) {
         if self.paused {
             return;
         }
@@ -617,7 +617,6 @@ impl Torrent {
         self.announce_next = None;
         self.dht_next = None;
         self.save_resume(None);
-        let _ = now;
     }
 
     fn resume_torrent(&mut self, now: Instant) {
@@ -1619,7 +1618,7 @@ impl Torrent {
                 match self.fetch.received(key, piece, total_size, data) {
                     Received::Stored => self.request_metadata(now),
                     Received::Refused(why) => self.violation(key, why),
-                    Received::Complete(bytes) => self.on_metadata(&bytes, now),
+                    Received::Complete(bytes) => self.on_metadata(&bytes),
                 }
             }
             UtMetadata::Reject { .. } => {
@@ -1651,7 +1650,7 @@ impl Torrent {
         }
     }
 
-    fn on_metadata(&mut self, info: &[u8], now: Instant) {
+    fn on_metadata(&mut self, info: &[u8]) {
         let Some(magnet) = &self.magnet else {
             return;
         };
@@ -1662,7 +1661,6 @@ impl Torrent {
                 self.services.emit(SessionEvent::MetadataReceived(self.id));
                 self.dirty = true;
                 self.prepare(false);
-                let _ = now;
             }
             Err(e) => {
                 tracing::info!(torrent = %self.id, error = %e, "metadata refused");
