@@ -1669,8 +1669,8 @@ impl Torrent {
                     .iter()
                     .filter_map(|k| self.peers.get(k).map(|p| p.addr))
                     .collect();
-                if addrs.len() == 1 {
-                    self.ban(addrs[0]);
+                if let [only] = addrs[..] {
+                    self.ban(only);
                 } else {
                     for k in senders {
                         self.violation(k, "sent metadata of another torrent");
