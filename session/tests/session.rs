@@ -370,6 +370,78 @@ mod fake {
         addr
     }
 
+    /// Listens; to every connection it offers the torrent's metadata
+    /// (BEP 9) of `size` bytes and answers each request with garbage.
+    pub(crate) async fn metadata_liar(info_hash: InfoHashV1, size: u64) -> SocketAddr {
+        use bitswarm_peer::extension::{ExtensionHandshake, METADATA_PIECE_SIZE, UtMetadata};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut theirs = [0u8; HANDSHAKE_LEN];
+                    if stream.read_exact(&mut theirs).await.is_err() {
+                        return;
+                    }
+                    let mut out = BytesMut::new();
+                    out.extend_from_slice(
+                        &Handshake {
+                            extensions: Extensions::EXTENSION_PROTOCOL,
+                            info_hash,
+                            peer_id: PeerId::random(),
+                        }
+                        .to_bytes(),
+                    );
+                    let mut hs = ExtensionHandshake::default();
+                    hs.m.insert("ut_metadata".into(), 3);
+                    hs.metadata_size = Some(size);
+                    Message::Extended {
+                        id: 0,
+                        payload: hs.to_bytes(),
+                    }
+                    .encode(&mut out);
+                    if stream.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    let mut codec = PeerCodec::default();
+                    let mut buf = BytesMut::new();
+                    loop {
+                        while let Ok(Some(m)) = codec.decode(&mut buf) {
+                            let Message::Extended { id: 3, payload } = m else {
+                                continue;
+                            };
+                            let Ok(UtMetadata::Request { piece }) = UtMetadata::decode(payload)
+                            else {
+                                continue;
+                            };
+                            let start = u64::from(piece) * METADATA_PIECE_SIZE as u64;
+                            let len = size.saturating_sub(start).min(METADATA_PIECE_SIZE as u64);
+                            let data = UtMetadata::Data {
+                                piece,
+                                total_size: size,
+                                data: Bytes::from(vec![b'x'; len as usize]),
+                            };
+                            // Our extension id for ut_metadata is 1.
+                            let reply = Message::Extended {
+                                id: 1,
+                                payload: data.to_bytes(),
+                            };
+                            if stream.write_all(&reply.to_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                        match stream.read_buf(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
     async fn serve_garbage(mut stream: TcpStream, info_hash: InfoHashV1, pieces: u32) {
         let mut theirs = [0u8; HANDSHAKE_LEN];
         if stream.read_exact(&mut theirs).await.is_err() {
@@ -1100,5 +1172,38 @@ async fn a_peer_that_asks_but_never_reads_is_dropped() {
         seed.session.status(seed.id).await.unwrap().state,
         TorrentState::Seeding
     );
+    seed.session.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_that_does_not_match_the_info_hash_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seeder(dir.path(), 32 * 1024).await;
+    let size = seed.torrent.info_bytes().len() as u64;
+    let liar = fake::metadata_liar(seed.id.0, size).await;
+    let leech_dir = dir.path().join("leech");
+    let leecher = leecher(&leech_dir, None, None).await;
+    let mut events = leecher.events();
+    let mut magnet = seed.torrent.magnet();
+    magnet.peers = vec![liar.to_string()];
+    let id = leecher
+        .add_torrent(AddTorrent::magnet(magnet))
+        .await
+        .unwrap();
+    wait_for(&mut events, "the liar banned", |e| {
+        *e == SessionEvent::PeerBanned(id, liar)
+    })
+    .await;
+    assert_eq!(
+        leecher.status(id).await.unwrap().state,
+        TorrentState::FetchingMetadata
+    );
+    leecher
+        .add_peers(id, seed.session.listen_addrs())
+        .await
+        .unwrap();
+    wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
+    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
