@@ -122,6 +122,58 @@ pub enum TrackerError {
     AllFailed,
 }
 
+/// The placeholder URL that errors of [`decode_http_announce`] and
+/// [`decode_http_scrape`] name, since they see only a reply's body.
+pub const UNKNOWN_TRACKER_URL: &str = "(HTTP reply)";
+
+/// Decodes the body of an HTTP tracker's announce reply (BEP 3 dictionary
+/// peers, BEP 23 compact peers, BEP 7 `peers6`), for a program that sends
+/// its announces itself. A `failure reason` becomes
+/// [`TrackerError::Failure`]; anything malformed, [`TrackerError::BadResponse`].
+/// Peers with port 0 or a host name instead of an address are skipped; a
+/// missing `interval` becomes 30 minutes. Errors name
+/// [`UNKNOWN_TRACKER_URL`] as the tracker.
+///
+/// ```
+/// use std::time::Duration;
+/// use bitswarm_session::tracker::{TrackerError, decode_http_announce};
+///
+/// // interval 900 s and one compact peer, 10.0.0.1:6881.
+/// let reply = b"d8:intervali900e5:peers6:\x0a\x00\x00\x01\x1a\xe1e";
+/// let announce = decode_http_announce(reply)?;
+/// assert_eq!(announce.interval, Duration::from_secs(900));
+/// assert_eq!(announce.peers, ["10.0.0.1:6881".parse()?]);
+///
+/// let refused = decode_http_announce(b"d14:failure reason7:unknowne");
+/// assert!(matches!(refused, Err(TrackerError::Failure { reason, .. }) if reason == "unknown"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn decode_http_announce(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
+    http::parse_announce(UNKNOWN_TRACKER_URL, body)
+}
+
+/// Decodes the body of an HTTP tracker's scrape reply (BEP 48) for the
+/// torrent `info_hash`. A reply that does not list the torrent gives zero
+/// counts. Errors are those of [`decode_http_announce`].
+///
+/// ```
+/// use bitswarm_core::InfoHashV1;
+/// use bitswarm_session::tracker::{ScrapeCounts, decode_http_scrape};
+///
+/// let hash = InfoHashV1([0x61; 20]);
+/// let reply = b"d5:filesd20:aaaaaaaaaaaaaaaaaaaad8:completei3e10:downloadedi10e10:incompletei4eeee";
+/// let counts = decode_http_scrape(reply, hash)?;
+/// assert_eq!(counts, ScrapeCounts { complete: 3, downloaded: 10, incomplete: 4 });
+/// assert_eq!(decode_http_scrape(reply, InfoHashV1([0; 20]))?, ScrapeCounts::default());
+/// # Ok::<(), bitswarm_session::tracker::TrackerError>(())
+/// ```
+pub fn decode_http_scrape(
+    body: &[u8],
+    info_hash: InfoHashV1,
+) -> Result<ScrapeCounts, TrackerError> {
+    http::parse_scrape(UNKNOWN_TRACKER_URL, body, info_hash)
+}
+
 /// Timeouts and limits of a [`TrackerClient`].
 #[derive(Debug, Clone)]
 pub struct TrackerClientConfig {
