@@ -64,6 +64,9 @@ mod api;
 mod candidates;
 mod engine;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod metadata;
 mod ratelimit;
 mod resume;

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use crate::Error;
 
 /// What a resume file holds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ResumeFile {
     /// The .torrent bytes, when the metadata is known.
     pub(crate) torrent: Option<Bytes>,
