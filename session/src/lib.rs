@@ -67,7 +67,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub(crate) mod metadata;
+pub mod metadata;
 mod ratelimit;
 mod resume;
 mod torrent;

@@ -1,4 +1,7 @@
-//! Fetching a torrent's info dictionary from peers (BEP 9) for a magnet link.
+//! Fetching a torrent's info dictionary from peers (BEP 9), without a
+//! session: for a DHT crawler that found info-hashes, or a tool that turns a
+//! magnet link into a .torrent file. (A [`Session`](crate::Session) fetches
+//! the metadata of its magnets inside its own peer connections.)
 //!
 //! ```text
 //!  TCP connect ─► BEP 3 handshake (extension bit) ─► BEP 10 handshakes
@@ -7,11 +10,35 @@
 //! ```
 //!
 //! [`fetch_metadata`] asks one peer; [`MetadataFetcher`] asks the candidates
-//! that trackers, the DHT and the magnet's `x.pe` give, several at once, and
-//! returns the first info dictionary that hashes to the info-hash.
-// The engine calls into this module once a magnet link is added; until every
-// item is used there, unused ones are not an error.
-#![cfg_attr(not(test), allow(dead_code))]
+//! that trackers, the DHT or a magnet's `x.pe` give, several at once, and
+//! returns the first info dictionary that hashes to the info-hash. Each
+//! fetch is bounded by [`MetadataLimits`] (time, size, requests in flight)
+//! and fails with a typed [`MetadataError`] that names the peer.
+//!
+//! From a magnet link and a peer to a torrent:
+//!
+//! ```no_run
+//! use bitswarm_core::PeerId;
+//! use bitswarm_metainfo::{Magnet, Metainfo};
+//! use bitswarm_session::metadata::{MetadataLimits, fetch_metadata};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let magnet = Magnet::parse(
+//!     "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=udp://t.example:1337",
+//! )?;
+//! let info_hash = magnet.info_hash().ok_or("no info-hash in the link")?;
+//! let peer = "192.0.2.7:6881".parse()?;
+//! let info = fetch_metadata(peer, info_hash, PeerId::random(), &MetadataLimits::default()).await?;
+//!
+//! // The magnet's trackers and web seeds go into the torrent...
+//! let torrent: Metainfo = magnet.to_metainfo(&info)?;
+//! println!("{}: {} bytes", torrent.name(), torrent.total_length());
+//! // ...or, from a bare info-hash (a DHT crawler), the info dictionary alone.
+//! let bare = Metainfo::from_info_bytes(&info, info_hash)?;
+//! assert_eq!(bare.info_hash(), info_hash);
+//! std::fs::write(format!("{info_hash}.torrent"), bare.as_bytes())?;
+//! # Ok(()) }
+//! ```
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -33,16 +60,21 @@ use tokio::task::JoinSet;
 const EXTENDED: u8 = 20;
 
 /// Bounds on one fetch from one peer.
-#[derive(Debug, Clone)]
-pub(crate) struct MetadataLimits {
+///
+/// The defaults: 10 s to connect, 30 s for the rest, metadata up to
+/// 16 MiB, 4 piece requests in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataLimits {
     /// Connecting over TCP.
-    pub(crate) connect_timeout: Duration,
+    pub connect_timeout: Duration,
     /// Everything after connecting: handshakes and every piece.
-    pub(crate) timeout: Duration,
-    /// The largest `metadata_size` accepted.
-    pub(crate) max_size: u64,
-    /// How many piece requests are outstanding at once.
-    pub(crate) requests_in_flight: usize,
+    pub timeout: Duration,
+    /// The largest `metadata_size` accepted, in bytes; a peer announcing
+    /// more gets [`MetadataError::BadSize`]. The buffer of this size is
+    /// allocated only once the peer announced it.
+    pub max_size: u64,
+    /// How many piece requests are outstanding at once (at least 1).
+    pub requests_in_flight: usize,
 }
 
 impl Default for MetadataLimits {
@@ -58,7 +90,8 @@ impl Default for MetadataLimits {
 
 /// Why metadata could not be fetched.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum MetadataError {
+#[non_exhaustive]
+pub enum MetadataError {
     /// The TCP connection failed.
     #[error("connecting to {addr}: {source}")]
     Connect {
@@ -192,7 +225,14 @@ fn last_error(last: Option<&MetadataError>) -> String {
 /// Fetches the info dictionary of `info_hash` from the peer at `addr` and
 /// returns its bytes once they hash to `info_hash` (SHA-1 for a v1 hash,
 /// SHA-256 for a v2 hash; a v2 hash is sent truncated in the handshake).
-pub(crate) async fn fetch_metadata(
+///
+/// The bytes are a valid info dictionary: [`Metainfo::from_info_bytes`]
+/// or [`Magnet::to_metainfo`] make a torrent of them. `our_id` is the peer
+/// id sent in the handshake.
+///
+/// [`Metainfo::from_info_bytes`]: bitswarm_metainfo::Metainfo::from_info_bytes
+/// [`Magnet::to_metainfo`]: bitswarm_metainfo::Magnet::to_metainfo
+pub async fn fetch_metadata(
     addr: SocketAddr,
     info_hash: InfoHash,
     our_id: PeerId,
@@ -211,8 +251,10 @@ pub(crate) async fn fetch_metadata(
 }
 
 /// [`fetch_metadata`] over a transport that is already connected (and not
-/// handshaken yet), within [`MetadataLimits::timeout`].
-pub(crate) async fn fetch_metadata_over<T: AsyncRead + AsyncWrite + Unpin>(
+/// handshaken yet), within [`MetadataLimits::timeout`]: for a connection
+/// made another way (a proxy, a socket option). `addr` only names the peer
+/// in errors.
+pub async fn fetch_metadata_over<T: AsyncRead + AsyncWrite + Unpin>(
     io: T,
     addr: SocketAddr,
     info_hash: InfoHash,
@@ -454,14 +496,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Exchange<T> {
 
 /// Asks candidate peers for a torrent's metadata, several at once, and
 /// returns the first that hashes right.
-#[derive(Debug, Clone)]
-pub(crate) struct MetadataFetcher {
+///
+/// The defaults: [`MetadataLimits::default`] per peer, 8 peers at once,
+/// 4,096 addresses remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataFetcher {
     /// Bounds on each peer's fetch.
-    pub(crate) limits: MetadataLimits,
-    /// How many peers are asked at once.
-    pub(crate) concurrency: usize,
-    /// How many distinct addresses are remembered to skip repeats.
-    pub(crate) max_remembered: usize,
+    pub limits: MetadataLimits,
+    /// How many peers are asked at once (at least 1).
+    pub concurrency: usize,
+    /// How many distinct addresses are remembered to skip repeats; past
+    /// this, new addresses are tried but not remembered.
+    pub max_remembered: usize,
 }
 
 impl Default for MetadataFetcher {
@@ -480,7 +526,11 @@ impl MetadataFetcher {
     /// closed and every attempt failed ([`MetadataError::Exhausted`]), or
     /// `deadline` passes ([`MetadataError::Deadline`]). Returns the peer
     /// and the info dictionary's bytes.
-    pub(crate) async fn fetch(
+    ///
+    /// Feed `candidates` from any source (tracker replies, DHT lookups,
+    /// a magnet's `x.pe`) and drop the sender when there are no more. The
+    /// attempts still running when it returns are cancelled.
+    pub async fn fetch(
         &self,
         info_hash: InfoHash,
         our_id: PeerId,
