@@ -9,12 +9,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bitswarm_bencode::{DictBuilder, Encode, Raw};
 use bitswarm_metainfo::Metainfo;
-use bitswarm_session::{AddTorrent, Session, SessionConfig, SessionEvent, SessionEvents};
+use bitswarm_session::{AddTorrent, Session, SessionEvent, SessionEvents};
 use bitswarm_testkit::lt_dht::{LtDht, LtDhtSpec};
 use bitswarm_testkit::lt_session::{LtSession, SessionSpec, TorrentSpec};
 use bitswarm_testkit::{content, libtorrent};
+
+mod common;
+use common::{assert_same_tree, config, event_within, with_tracker};
 
 /// Every wait is bounded by this.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -25,19 +27,6 @@ const FILES: &[(&str, u64)] = &[
     ("sub/b.bin", 1_500_001),
     ("sub/c.txt", 333),
 ];
-
-fn config(download_dir: &Path) -> SessionConfig {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    SessionConfig {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        download_dir: download_dir.to_path_buf(),
-        trackers: false,
-        ..SessionConfig::default()
-    }
-}
 
 /// `<dir>/<sub>/album` with the test files, and a hybrid torrent of it made
 /// by libtorrent at `<dir>/album.torrent`.
@@ -55,23 +44,6 @@ fn content_and_torrent(dir: &Path, sub: &str) -> (PathBuf, PathBuf, Metainfo) {
     (album, path, meta)
 }
 
-/// The same torrent with `announce` set (every other key, the info
-/// dictionary and the piece layers among them, unchanged).
-fn with_tracker(meta: &Metainfo, url: &str) -> Metainfo {
-    let original = bitswarm_bencode::decode(meta.as_bytes()).unwrap();
-    let mut d = DictBuilder::new();
-    for (key, value) in original.as_dict().unwrap().iter() {
-        if key != b"announce" && key != b"announce-list" {
-            d.insert(key, Raw(value.raw()));
-        }
-    }
-    d.insert("announce", url);
-    let bytes = d.to_bencode();
-    let out = Metainfo::from_bytes(&bytes).unwrap();
-    assert_eq!(out.info_hash(), meta.info_hash());
-    out
-}
-
 fn lt_seeder(save_path: &Path, torrent: &Path, trackers: Vec<String>) -> LtSession {
     let spec = SessionSpec {
         torrents: vec![TorrentSpec {
@@ -86,25 +58,8 @@ fn lt_seeder(save_path: &Path, torrent: &Path, trackers: Vec<String>) -> LtSessi
 }
 
 async fn wait_finished(events: &mut SessionEvents, id: bitswarm_session::TorrentId) {
-    let found = tokio::time::timeout(LIMIT, async {
-        while let Some(e) = events.next_event().await {
-            if e == SessionEvent::Finished(id) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(found, Ok(true), "not finished within {LIMIT:?}");
-}
-
-fn assert_same_tree(a: &Path, b: &Path) {
-    for (name, len) in FILES {
-        let left = std::fs::read(a.join(name)).unwrap();
-        let right = std::fs::read(b.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(left.len() as u64, *len);
-        assert!(left == right, "{name} differs");
-    }
+    let found = event_within(events, LIMIT, |e| *e == SessionEvent::Finished(id)).await;
+    assert!(found, "not finished within {LIMIT:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +97,7 @@ async fn we_download_from_libtorrent_found_through_our_udp_tracker() {
         .await
         .unwrap();
     wait_finished(&mut events, id).await;
-    assert_same_tree(&album, &us.join("album"));
+    assert_same_tree(FILES, &album, &us.join("album"));
     session.shutdown().await.unwrap();
 }
 
@@ -165,7 +120,7 @@ async fn we_download_from_libtorrent_with_a_magnet_link_only() {
         .await
         .unwrap();
     wait_finished(&mut events, id).await;
-    assert_same_tree(&album, &us.join("album"));
+    assert_same_tree(FILES, &album, &us.join("album"));
     let fetched = session.metainfo(id).await.unwrap().unwrap();
     assert_eq!(fetched.info_bytes(), meta.info_bytes());
     session.shutdown().await.unwrap();
@@ -186,16 +141,11 @@ async fn libtorrent_downloads_from_us() {
         .add_torrent(AddTorrent::torrent(meta.clone()))
         .await
         .unwrap();
-    let seeding = tokio::time::timeout(LIMIT, async {
-        while let Some(e) = events.next_event().await {
-            if e == SessionEvent::StateChanged(id, bitswarm_session::TorrentState::Seeding) {
-                return true;
-            }
-        }
-        false
+    let seeding = event_within(&mut events, LIMIT, |e| {
+        *e == SessionEvent::StateChanged(id, bitswarm_session::TorrentState::Seeding)
     })
     .await;
-    assert_eq!(seeding, Ok(true));
+    assert!(seeding);
 
     let lt_dir = dir.path().join("lt");
     let spec = SessionSpec {
@@ -210,7 +160,7 @@ async fn libtorrent_downloads_from_us() {
     let mut lt = LtSession::start(&spec).unwrap();
     let finished = tokio::task::block_in_place(|| lt.wait_for(LIMIT, |e| e["event"] == "finished"));
     assert!(finished.is_ok(), "libtorrent did not finish: {finished:?}");
-    assert_same_tree(&album, &lt_dir.join("album"));
+    assert_same_tree(FILES, &album, &lt_dir.join("album"));
     assert!(session.status(id).await.unwrap().uploaded >= meta.total_length());
     session.shutdown().await.unwrap();
 }
@@ -259,7 +209,7 @@ async fn we_find_a_libtorrent_seeder_through_the_dht_only() {
         .await
         .unwrap();
     wait_finished(&mut events, id).await;
-    assert_same_tree(&album, &us.join("album"));
+    assert_same_tree(FILES, &album, &us.join("album"));
     assert!(session.stats().await.dht_nodes > 0);
     session.shutdown().await.unwrap();
     drop(cluster);
@@ -290,16 +240,11 @@ async fn libtorrent_gets_the_metadata_of_a_magnet_from_us() {
         .add_torrent(AddTorrent::torrent(meta.clone()))
         .await
         .unwrap();
-    let seeding = tokio::time::timeout(LIMIT, async {
-        while let Some(e) = events.next_event().await {
-            if e == SessionEvent::StateChanged(id, bitswarm_session::TorrentState::Seeding) {
-                return true;
-            }
-        }
-        false
+    let seeding = event_within(&mut events, LIMIT, |e| {
+        *e == SessionEvent::StateChanged(id, bitswarm_session::TorrentState::Seeding)
     })
     .await;
-    assert_eq!(seeding, Ok(true));
+    assert!(seeding);
 
     // libtorrent knows only the v1 info-hash and our address.
     let lt_dir = dir.path().join("lt");
@@ -315,6 +260,6 @@ async fn libtorrent_gets_the_metadata_of_a_magnet_from_us() {
     let mut lt = LtSession::start(&spec).unwrap();
     let finished = tokio::task::block_in_place(|| lt.wait_for(LIMIT, |e| e["event"] == "finished"));
     assert!(finished.is_ok(), "libtorrent did not finish: {finished:?}");
-    assert_same_tree(&album, &lt_dir.join("album"));
+    assert_same_tree(FILES, &album, &lt_dir.join("album"));
     session.shutdown().await.unwrap();
 }

@@ -18,7 +18,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bitswarm_bencode::{DictBuilder, Encode, Raw};
 use bitswarm_core::InfoHashV1;
 use bitswarm_metainfo::{Metainfo, TorrentBuilder, Version};
 use bitswarm_session::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentId, TorrentState};
@@ -29,24 +28,11 @@ use bitswarm_utracker::{
     TrackerServerConfig,
 };
 
-/// Each test's waits together are bounded by this.
-const TEST_TIME: Duration = Duration::from_secs(90);
+mod common;
+use common::{Deadline, event_within, with_tracker};
+
 /// How long a libtorrent session lives at most.
 const LT_LIFETIME: Duration = Duration::from_secs(90);
-
-/// The end of a test's time: every wait gets what is left of it.
-#[derive(Debug, Clone, Copy)]
-struct Deadline(Instant);
-
-impl Deadline {
-    fn start() -> Self {
-        Self(Instant::now() + TEST_TIME)
-    }
-
-    fn left(self) -> Duration {
-        self.0.saturating_duration_since(Instant::now())
-    }
-}
 
 const FILES: &[(&str, u64)] = &[
     ("a.bin", 1_200_000),
@@ -55,16 +41,11 @@ const FILES: &[(&str, u64)] = &[
     ("sub/c.txt", 333),
 ];
 
+/// The tests' session config, announcing to the torrent's tracker.
 fn config(download_dir: &Path) -> SessionConfig {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
     SessionConfig {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        download_dir: download_dir.to_path_buf(),
         trackers: true,
-        ..SessionConfig::default()
+        ..common::config(download_dir)
     }
 }
 
@@ -129,21 +110,6 @@ impl Tracker {
     }
 }
 
-/// The same torrent with `announce` set (the info dictionary unchanged).
-fn with_tracker(meta: &Metainfo, url: &str) -> Metainfo {
-    let original = bitswarm_bencode::decode(meta.as_bytes()).unwrap();
-    let mut d = DictBuilder::new();
-    for (key, value) in original.as_dict().unwrap().iter() {
-        if key != b"announce" && key != b"announce-list" {
-            d.insert(key, Raw(value.raw()));
-        }
-    }
-    d.insert("announce", url);
-    let out = Metainfo::from_bytes(&d.to_bencode()).unwrap();
-    assert_eq!(out.info_hash(), meta.info_hash());
-    out
-}
-
 /// A libtorrent session with one torrent, announcing to `url`, accepting
 /// several peers from 127.0.0.1.
 fn lt_peer(torrent: &Path, save_path: &Path, url: &str) -> LtSession {
@@ -195,16 +161,10 @@ impl Ours {
     /// Waits for `Finished`; returns whether it came before the deadline.
     async fn finished(&mut self, deadline: Deadline) -> bool {
         let id = self.id;
-        tokio::time::timeout(deadline.left(), async {
-            while let Some(e) = self.events.next_event().await {
-                if e == SessionEvent::Finished(id) {
-                    return true;
-                }
-            }
-            false
+        event_within(&mut self.events, deadline.left(), |e| {
+            *e == SessionEvent::Finished(id)
         })
         .await
-        .unwrap_or(false)
     }
 
     async fn wait_state(&mut self, state: TorrentState, deadline: Deadline) -> bool {
@@ -212,16 +172,10 @@ impl Ours {
         if self.session.status(id).await.unwrap().state == state {
             return true;
         }
-        tokio::time::timeout(deadline.left(), async {
-            while let Some(e) = self.events.next_event().await {
-                if e == SessionEvent::StateChanged(id, state) {
-                    return true;
-                }
-            }
-            false
+        event_within(&mut self.events, deadline.left(), |e| {
+            *e == SessionEvent::StateChanged(id, state)
         })
         .await
-        .unwrap_or(false)
     }
 }
 

@@ -10,6 +10,9 @@ use bitswarm_session::{
 };
 use bitswarm_testkit::content;
 
+mod common;
+use common::{assert_same_tree, config, event_within};
+
 /// Every wait in these tests is bounded by this.
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -21,19 +24,6 @@ const FILES: &[(&str, u64)] = &[
     ("sub/c.bin", 17),
     ("z.bin", 65_536),
 ];
-
-fn config(download_dir: &Path) -> SessionConfig {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    SessionConfig {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        download_dir: download_dir.to_path_buf(),
-        trackers: false,
-        ..SessionConfig::default()
-    }
-}
 
 /// Writes the content under `<root>/album` and builds its torrent.
 fn make_torrent(root: &Path, piece_length: u64) -> Metainfo {
@@ -47,25 +37,8 @@ fn make_torrent(root: &Path, piece_length: u64) -> Metainfo {
 
 /// Waits for an event that `pred` accepts; panics at the time limit.
 async fn wait_for(events: &mut SessionEvents, what: &str, pred: impl Fn(&SessionEvent) -> bool) {
-    let found = tokio::time::timeout(LIMIT, async {
-        while let Some(e) = events.next_event().await {
-            if pred(&e) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(found, Ok(true), "no {what} within {LIMIT:?}");
-}
-
-fn assert_same_tree(a: &Path, b: &Path) {
-    for (name, len) in FILES {
-        let left = std::fs::read(a.join(name)).unwrap();
-        let right = std::fs::read(b.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(left.len() as u64, *len);
-        assert!(left == right, "{name} differs");
-    }
+    let found = event_within(events, LIMIT, pred).await;
+    assert!(found, "no {what} within {LIMIT:?}");
 }
 
 struct Seeder {
@@ -124,7 +97,7 @@ async fn two_sessions_transfer_a_multi_file_torrent() {
         assert_eq!(f.length, *len);
     }
     assert!(files.iter().all(|f| f.downloaded == f.length), "{files:?}");
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     let seed_status = seed.session.status(seed.id).await.unwrap();
     assert!(seed_status.uploaded >= seed.torrent.total_length());
 
@@ -201,7 +174,7 @@ async fn pause_stops_the_transfer_and_resume_finishes_it() {
 
     leecher.resume(id).await.unwrap();
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
@@ -266,7 +239,7 @@ async fn magnet_gets_metadata_from_the_seeder_and_completes() {
     })
     .await;
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     let meta = leecher.metainfo(id).await.unwrap().unwrap();
     assert_eq!(meta.info_bytes(), seed.torrent.info_bytes());
     leecher.shutdown().await.unwrap();
@@ -288,19 +261,16 @@ async fn restart_with_resume_data_skips_verified_pieces() {
     add.peers = seed.session.listen_addrs();
     let id = first.add_torrent(add).await.unwrap();
     let mut first_pieces = 0u32;
-    let reached = tokio::time::timeout(LIMIT, async {
-        while let Some(e) = events.next_event().await {
-            if matches!(e, SessionEvent::PieceDone(..)) {
-                first_pieces += 1;
-                if first_pieces >= total / 3 {
-                    return true;
-                }
-            }
+    let reached = event_within(&mut events, LIMIT, |e| {
+        if matches!(e, SessionEvent::PieceDone(..)) {
+            first_pieces += 1;
+            first_pieces >= total / 3
+        } else {
+            false
         }
-        false
     })
     .await;
-    assert_eq!(reached, Ok(true));
+    assert!(reached);
     first.shutdown().await.unwrap();
     assert!(resume_dir.join(format!("{id}.resume")).exists());
 
@@ -313,24 +283,22 @@ async fn restart_with_resume_data_skips_verified_pieces() {
         .await
         .unwrap();
     let mut second_pieces = 0u32;
-    let finished = tokio::time::timeout(LIMIT, async {
-        while let Some(e) = events.next_event().await {
-            match e {
-                SessionEvent::PieceDone(..) => second_pieces += 1,
-                SessionEvent::Finished(_) => return true,
-                _ => {}
-            }
+    let finished = event_within(&mut events, LIMIT, |e| match e {
+        SessionEvent::PieceDone(..) => {
+            second_pieces += 1;
+            false
         }
-        false
+        SessionEvent::Finished(_) => true,
+        _ => false,
     })
     .await;
-    assert_eq!(finished, Ok(true));
+    assert!(finished);
     // Every piece verified in the first run is on disk and trusted.
     assert!(
         second_pieces + first_pieces <= total,
         "downloaded {second_pieces} of {total} pieces again after {first_pieces} in the first run"
     );
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     second.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
@@ -517,7 +485,7 @@ async fn a_peer_sending_corrupt_blocks_is_banned() {
         .await
         .unwrap();
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     // A banned peer is not connected again.
     leecher.add_peers(id, vec![liar]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -648,7 +616,7 @@ async fn garbage_from_peers_does_not_disturb_the_session() {
     add.peers = vec![target];
     let id = leecher.add_torrent(add).await.unwrap();
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
@@ -762,7 +730,7 @@ async fn transfer_over_ipv6_loopback() {
     add.peers = seeder.listen_addrs();
     let id = leecher.add_torrent(add).await.unwrap();
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&data.join("album"), &leech_dir.join("album"));
+    assert_same_tree(FILES, &data.join("album"), &leech_dir.join("album"));
     leecher.shutdown().await.unwrap();
     seeder.shutdown().await.unwrap();
 }
@@ -852,7 +820,7 @@ async fn a_storage_failure_stops_the_torrent_not_the_session() {
     add.output = Some(good.clone());
     let id = leecher.add_torrent(add).await.unwrap();
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&seed.data, &good.join("album"));
+    assert_same_tree(FILES, &seed.data, &good.join("album"));
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }
@@ -887,7 +855,7 @@ async fn peers_are_learned_through_pex() {
         *e == SessionEvent::Finished(id)
     })
     .await;
-    assert_same_tree(&seed.data, &b_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &b_dir.join("album"));
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
@@ -960,7 +928,7 @@ async fn sessions_meet_through_a_udp_tracker_and_announce_stopped() {
         .await
         .unwrap();
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&data.join("album"), &leech_dir.join("album"));
+    assert_same_tree(FILES, &data.join("album"), &leech_dir.join("album"));
     until("the completed download", hash, |s| {
         s.seeders == 2 && s.completed >= 1 && s.leechers == 0
     })
@@ -1012,26 +980,17 @@ async fn unreachable_trackers_are_reported_and_do_not_stop_the_download() {
     add.peers = seed.session.listen_addrs();
     let id = leecher.add_torrent(add).await.unwrap();
     let (mut finished, mut reported) = (false, false);
-    let both = tokio::time::timeout(LIMIT, async {
-        while let Some(e) = events.next_event().await {
-            match e {
-                SessionEvent::Finished(t) if t == id => finished = true,
-                SessionEvent::TorrentError(t, _) if t == id => reported = true,
-                _ => {}
-            }
-            if finished && reported {
-                return true;
-            }
+    let both = event_within(&mut events, LIMIT, |e| {
+        match e {
+            SessionEvent::Finished(t) if *t == id => finished = true,
+            SessionEvent::TorrentError(t, _) if *t == id => reported = true,
+            _ => {}
         }
-        false
+        finished && reported
     })
     .await;
-    assert_eq!(
-        both,
-        Ok(true),
-        "finished: {finished}, tracker error: {reported}"
-    );
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert!(both, "finished: {finished}, tracker error: {reported}");
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     assert_eq!(
         leecher.status(id).await.unwrap().state,
         TorrentState::Seeding
@@ -1106,7 +1065,7 @@ async fn the_upload_limit_bounds_what_a_seeder_sends() {
         "sent {sent} bytes in {elapsed:.2} s, above {bound}"
     );
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&data.join("album"), &leech_dir.join("album"));
+    assert_same_tree(FILES, &data.join("album"), &leech_dir.join("album"));
     leecher.shutdown().await.unwrap();
     seeder.shutdown().await.unwrap();
 }
@@ -1203,7 +1162,7 @@ async fn metadata_that_does_not_match_the_info_hash_is_refused() {
         .await
         .unwrap();
     wait_for(&mut events, "finish", |e| *e == SessionEvent::Finished(id)).await;
-    assert_same_tree(&seed.data, &leech_dir.join("album"));
+    assert_same_tree(FILES, &seed.data, &leech_dir.join("album"));
     leecher.shutdown().await.unwrap();
     seed.session.shutdown().await.unwrap();
 }

@@ -12,34 +12,17 @@
 //! Run with `cargo test -p bitswarm-session --test transmission -- --include-ignored`.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bitswarm_metainfo::Metainfo;
-use bitswarm_session::{
-    AddTorrent, Session, SessionConfig, SessionEvent, SessionEvents, TorrentId, TorrentState,
-};
+use bitswarm_session::{AddTorrent, Session, SessionEvent, SessionEvents, TorrentId, TorrentState};
 use bitswarm_testkit::content;
 use bitswarm_testkit::lt_session::{LtSession, SessionSpec, TorrentSpec};
 use bitswarm_testkit::transmission;
 use bitswarm_testkit::transmission_session::{TransmissionSession, TransmissionSpec};
 
-/// Each test's waits together are bounded by this.
-const TEST_TIME: Duration = Duration::from_secs(90);
-
-/// The end of a test's time: every wait gets what is left of it.
-#[derive(Debug, Clone, Copy)]
-struct Deadline(Instant);
-
-impl Deadline {
-    fn start() -> Self {
-        Self(Instant::now() + TEST_TIME)
-    }
-
-    fn left(self) -> Duration {
-        self.0.saturating_duration_since(Instant::now())
-    }
-}
+mod common;
+use common::{Deadline, assert_same_tree, config, event_within};
 
 /// No empty file: `transmission-create` drops them.
 const FILES: &[(&str, u64)] = &[
@@ -49,39 +32,11 @@ const FILES: &[(&str, u64)] = &[
     ("z.bin", 65_536),
 ];
 
-fn config(download_dir: &Path) -> SessionConfig {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    SessionConfig {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        download_dir: download_dir.to_path_buf(),
-        trackers: false,
-        ..SessionConfig::default()
-    }
-}
-
 async fn wait_finished(events: &mut SessionEvents, id: TorrentId, deadline: Deadline) -> bool {
-    tokio::time::timeout(deadline.left(), async {
-        while let Some(e) = events.next_event().await {
-            if e == SessionEvent::Finished(id) {
-                return true;
-            }
-        }
-        false
+    event_within(events, deadline.left(), |e| {
+        *e == SessionEvent::Finished(id)
     })
     .await
-    .unwrap_or(false)
-}
-
-fn assert_same_tree(a: &Path, b: &Path) {
-    for (name, len) in FILES {
-        let left = std::fs::read(a.join(name)).unwrap();
-        let right = std::fs::read(b.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(left.len() as u64, *len);
-        assert!(left == right, "{name} differs");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +85,7 @@ async fn we_download_from_a_transmission_seeder() {
     assert_eq!(status.state, TorrentState::Seeding);
     assert_eq!(status.pieces.0, status.pieces.1);
     assert!(status.downloaded >= meta.total_length());
-    assert_same_tree(&album, &us.join("album"));
+    assert_same_tree(FILES, &album, &us.join("album"));
     session.shutdown().await.unwrap();
     drop(seeder);
 }
@@ -248,14 +203,14 @@ async fn a_transmission_seeder_with_two_of_ours_and_a_libtorrent_leecher() {
             "our leecher {i} did not finish: {status:?}\ntransmission: {:?}",
             seeder.status()
         );
-        assert_same_tree(&album, &us.join("album"));
+        assert_same_tree(FILES, &album, &us.join("album"));
         session.shutdown().await.unwrap();
     }
     assert!(
         lt_finished.is_ok(),
         "libtorrent did not finish: {lt_finished:?}"
     );
-    assert_same_tree(&album, &lt_dir.join("album"));
+    assert_same_tree(FILES, &album, &lt_dir.join("album"));
     drop(lt);
     drop(seeder);
     tracker.shutdown().await;
