@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use bitswarm_examples::init_tracing;
 use bitswarm_metainfo::{Magnet, Metainfo};
 use bitswarm_session::{
     AddTorrent, Session, SessionConfig, SessionEvent, TorrentState, TorrentStatus,
@@ -64,13 +65,7 @@ enum Outcome {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing("warn");
     let args = Args::parse();
     let code = match run(args).await {
         Ok(Outcome::Done) => 0,

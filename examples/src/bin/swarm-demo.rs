@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use bitswarm_examples::init_tracing;
 use bitswarm_metainfo::{Metainfo, TorrentBuilder, Version};
 use bitswarm_session::{
     AddTorrent, Session, SessionConfig, TorrentId, TorrentState, TorrentStatus,
@@ -222,13 +223,7 @@ fn mib(bytes: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing("warn");
     let args = Args::parse();
     let code = match run(&args).await {
         Ok(()) => 0,

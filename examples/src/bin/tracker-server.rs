@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use bitswarm_examples::init_tracing;
 use bitswarm_utracker::{
     AccessList, MemoryStore, ServerStats, StoreConfig, TrackerServer, TrackerServerConfig,
     WorkerMode,
@@ -89,13 +90,7 @@ fn log_stats(last: &mut (Instant, ServerStats), now: ServerStats) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing("info");
     let args = Args::parse();
     let access = match (&args.allow_list, &args.deny_list) {
         (Some(p), _) => AccessList::Allow(read_list(p)?),

@@ -22,6 +22,7 @@ mod listener;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bitswarm_examples::init_tracing;
 use bitswarm_session::Session;
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -36,13 +37,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing("info");
     let args = Args::parse();
     let config = match args.config.as_deref() {
         Some(path) => Config::load(path),
