@@ -3,12 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bitswarm_testkit::content;
+
+mod common;
+use common::assert_same_tree;
 
 /// A child process killed (by its id) when dropped.
 struct Running {
@@ -100,16 +102,6 @@ const FILES: &[(&str, u64)] = &[
     ("c.bin", 1),
 ];
 
-fn assert_same_tree(source: &Path, copy: &Path) {
-    for (path, len) in FILES {
-        let a = std::fs::read(source.join(path)).unwrap();
-        let b = std::fs::read(copy.join(path))
-            .unwrap_or_else(|e| panic!("{}: {e}", copy.join(path).display()));
-        assert_eq!(a.len() as u64, *len);
-        assert!(a == b, "{path} differs");
-    }
-}
-
 #[test]
 fn download_from_seed_by_torrent_and_by_magnet() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +145,7 @@ fn download_from_seed_by_torrent_and_by_magnet() {
     ]);
     let stdout = assert_success(&out);
     assert!(stdout.contains("complete: album"), "{stdout}");
-    assert_same_tree(&source, &out_dir.join("album"));
+    assert_same_tree(FILES, &source, &out_dir.join("album"));
 
     // By the magnet link: metadata from the seeder (its `x.pe`), then the data.
     let out_dir = dir.path().join("out2");
@@ -167,7 +159,7 @@ fn download_from_seed_by_torrent_and_by_magnet() {
         "120",
     ]);
     assert_success(&out);
-    assert_same_tree(&source, &out_dir.join("album"));
+    assert_same_tree(FILES, &source, &out_dir.join("album"));
 }
 
 #[test]
@@ -208,7 +200,7 @@ fn download_finds_the_seed_through_its_tracker() {
         "120",
     ]);
     assert_success(&out);
-    assert_same_tree(&source, &out_dir.join("album"));
+    assert_same_tree(FILES, &source, &out_dir.join("album"));
 }
 
 #[test]
@@ -266,7 +258,7 @@ fn download_keeps_seeding_with_seed_until_interrupted() {
         "120",
     ]);
     assert_success(&out);
-    assert_same_tree(&source, &b_dir.join("album"));
+    assert_same_tree(FILES, &source, &b_dir.join("album"));
 
     // Ctrl-C ends A's seeding cleanly.
     let status = Command::new("kill")
@@ -348,7 +340,7 @@ fn download_finds_a_peer_through_the_dht() {
     b_args.extend(dht);
     let out = download(&b_args);
     assert_success(&out);
-    assert_same_tree(&source, &b_dir.join("album"));
+    assert_same_tree(FILES, &source, &b_dir.join("album"));
     drop(a);
 }
 
@@ -453,7 +445,7 @@ fn download_from_libtorrent() {
             "120",
         ]);
         assert_success(&out);
-        assert_same_tree(&source, &out_dir.join("album"));
+        assert_same_tree(FILES, &source, &out_dir.join("album"));
 
         // A magnet link: the metadata comes from libtorrent (BEP 9).
         let magnet = format!("magnet:?xt=urn:btih:{}", hashes.v1.unwrap());
@@ -470,6 +462,6 @@ fn download_from_libtorrent() {
             "120",
         ]);
         assert_success(&out);
-        assert_same_tree(&source, &out_dir.join("album"));
+        assert_same_tree(FILES, &source, &out_dir.join("album"));
     }
 }

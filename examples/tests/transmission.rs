@@ -11,13 +11,15 @@
 //! Run with `cargo test -p bitswarm-examples --test transmission -- --include-ignored`
 //! (as root: it creates network namespaces).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bitswarm_testkit::content;
 use bitswarm_testkit::netns::{NetnsPair, Side};
 use bitswarm_testkit::process::{Spawned, run};
 use bitswarm_testkit::transmission_session::{TransmissionSession, TransmissionSpec};
+
+mod common;
+use common::assert_same_tree;
 
 /// The test's waits together are bounded by this.
 const TEST_TIME: Duration = Duration::from_secs(90);
@@ -28,16 +30,6 @@ const FILES: &[(&str, u64)] = &[
     ("sub/b.bin", 700_001),
     ("sub/c.txt", 333),
 ];
-
-fn assert_same_tree(source: &Path, copy: &Path) {
-    for (path, len) in FILES {
-        let a = std::fs::read(source.join(path)).unwrap();
-        let b = std::fs::read(copy.join(path))
-            .unwrap_or_else(|e| panic!("{}: {e}", copy.join(path).display()));
-        assert_eq!(a.len() as u64, *len);
-        assert!(a == b, "{path} differs");
-    }
-}
 
 #[test]
 #[ignore = "needs transmission-cli and iproute2 (and root): run scripts/test-all"]
@@ -124,7 +116,7 @@ fn transmission_downloads_from_our_seed_across_network_namespaces() {
         "transmission did not finish: {done:?}\nseed's stderr: {}",
         seed.stderr()
     );
-    assert_same_tree(&album, &download.join("album"));
+    assert_same_tree(FILES, &album, &download.join("album"));
 
     drop(transmission);
     seed.stop();
