@@ -54,8 +54,19 @@ use peer::{MAX_EARLY_HAVES, PeerState};
 /// Blocks handed to storage and not yet written; above it, peers are not read.
 const MAX_WRITES_IN_FLIGHT: usize = 256;
 /// Block reads queued per peer; more requests are rejected. Announced to
-/// peers as `reqq` (BEP 10).
-const MAX_UPLOADS_PER_PEER: usize = 128;
+/// peers as `reqq` (BEP 10). libtorrent keeps as many requests in flight as
+/// we announce, and on loopback it needs about 250 to run at full speed
+/// (with 128 it got 0.5–0.7× of what a libtorrent seeder gives it). A peer
+/// within this bound must never look like one that does not read, so the
+/// answers to all its requests fit its send queue plus the waiting sends
+/// (checked below).
+const MAX_UPLOADS_PER_PEER: usize = 250;
+const _: () = assert!(
+    MAX_UPLOADS_PER_PEER + 16 <= SEND_QUEUE + MAX_WAITING_SENDS,
+    "a peer within our reqq could be dropped as not reading"
+);
+/// Messages queued per peer connection (the peer manager's send queue).
+const SEND_QUEUE: usize = 256;
 /// The longest block a peer may request (BEP 3 clients ask 16 KiB).
 const MAX_REQUEST: u32 = 32 * 1024;
 /// Connection attempts in progress per torrent.
@@ -154,7 +165,10 @@ pub(crate) async fn run(
     init: TorrentInit,
     mut inputs: mpsc::Receiver<Input>,
 ) {
-    let (pm, mut peer_events) = PeerManager::start(PeerManagerConfig::default());
+    let (pm, mut peer_events) = PeerManager::start(PeerManagerConfig {
+        send_queue: SEND_QUEUE,
+        ..PeerManagerConfig::default()
+    });
     let (internal_tx, mut internal_rx) = mpsc::channel(INTERNAL_QUEUE);
     let mut t = Torrent::new(services, init, pm, internal_tx);
     t.start();
